@@ -1,0 +1,210 @@
+"""`cockpit` — the command line front door.
+
+Only the TUI path imports Textual; `--json` output is one JSON object on
+stdout and everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Sequence
+
+SUBCOMMANDS = ("tui", "run", "bench", "fetch")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cockpit",
+        description="Pi Cockpit: watch and steer an AI trading engine from the terminal. "
+        "With no command, opens the cockpit on the configured feed (offline: embedded Bitfinex history).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", metavar="PATH", help="config file (default: built-in defaults = config.toml)")
+
+    tui = sub.add_parser("tui", help="the cockpit (the default command)")
+    common(tui)
+    tui.add_argument("--speed", type=float, help="replay speed in bars/s (0 = as fast as possible)")
+    tui.add_argument("--theme", help="cockpit-dark or cockpit-light")
+    tui.add_argument("--source", choices=("embedded", "files", "ccxt", "synthetic"), help="override [data] source")
+
+    run = sub.add_parser("run", help="run the engine without the UI")
+    common(run)
+    run.add_argument("--headless", action="store_true", help="no UI (required: the TUI is `cockpit`)")
+    run.add_argument("--bars", type=int, default=1000, help="bars to run (default 1000)")
+    run.add_argument("--source", choices=("embedded", "files", "ccxt", "synthetic"), help="override [data] source")
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+    bench = sub.add_parser("bench", help="measure speed and memory per family")
+    common(bench)
+    bench.add_argument("--symbols", type=int, default=500, help="synthetic universe size (default 500)")
+    bench.add_argument("--bars", type=int, default=200, help="engine cycles to time (default 200)")
+    bench.add_argument("--json", action="store_true", help="print results as one JSON object")
+
+    fetch = sub.add_parser("fetch", help="download history through ccxt into the local cache")
+    common(fetch)
+    fetch.add_argument("--exchange", required=True, help="ccxt exchange id, e.g. binance")
+    fetch.add_argument("--symbols", required=True, help="comma-separated, e.g. BTC/USDT,ETH/USDT")
+    fetch.add_argument("--timeframe", default="1h")
+    fetch.add_argument("--since", required=True, help="start date, e.g. 2024-01-01")
+    fetch.add_argument("--until", help="end date (default: now)")
+    fetch.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (args_list[0] not in SUBCOMMANDS and args_list[0] not in ("-h", "--help")):
+        args_list.insert(0, "tui")
+    args = _parser().parse_args(args_list)
+    from engine.errors import CockpitError
+
+    try:
+        return _dispatch(args)
+    except CockpitError as exc:
+        print(f"cockpit: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _load(args: argparse.Namespace):  # noqa: ANN202 - engine.config.Config
+    import dataclasses
+
+    from engine.config import load_config
+
+    config = load_config(args.config)
+    source = getattr(args, "source", None)
+    if source:
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, source=source))
+        config.data.validate()
+    return config
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run(args)
+    if args.command == "bench":
+        from engine.bench import run_bench
+
+        return run_bench(_load(args), symbols=args.symbols, bars=args.bars, as_json=args.json)
+    if args.command == "fetch":
+        return _fetch(args)
+    return _tui(args)
+
+
+def _tui(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    config = _load(args)
+    if args.speed is not None:
+        config = dataclasses.replace(config, replay=dataclasses.replace(config.replay, speed=args.speed))
+        config.replay.validate()
+    from engine.assembly import build_engine
+
+    engine = build_engine(config)
+    from app.cockpit import CockpitApp
+
+    app = CockpitApp(engine, theme=args.theme or config.ui.theme, symbol=config.ui.symbol or None)
+    app.run()
+    return app.return_code or 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    if not args.headless:
+        print("cockpit run: add --headless (the interactive cockpit is plain `cockpit`)", file=sys.stderr)
+        return 2
+    config = _load(args)
+    config = dataclasses.replace(config, replay=dataclasses.replace(config.replay, speed=0.0))
+    from engine.assembly import build_engine
+
+    engine = build_engine(config, with_monitor=False)
+    print(f"cockpit: {engine.source} · {len(engine.symbols)} symbols · warming up models…", file=sys.stderr)
+    step = max(1, args.bars // 10)
+
+    def progress(done: int) -> None:
+        if done % step == 0:
+            print(f"  {done}/{args.bars} bars", file=sys.stderr)
+
+    summary = engine.run_bars(args.bars, on_bar=progress)
+    engine.stop()
+    if args.json:
+        print(json.dumps(_summary_dict(summary, engine)))
+    else:
+        _print_summary(summary, engine)
+    return 0
+
+
+def _iso(ts_ns: int) -> str:
+    if not ts_ns:
+        return "-"
+    return datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _summary_dict(summary, engine) -> dict:  # noqa: ANN001
+    return {
+        "source": engine.source,
+        "symbols": list(engine.symbols),
+        "bars": summary.bars,
+        "seconds": round(summary.seconds, 3),
+        "bars_per_second": round(summary.bars / summary.seconds, 1) if summary.seconds else None,
+        "first": _iso(summary.first_ts),
+        "last": _iso(summary.last_ts),
+        "models": [
+            {"name": m.name, "family": m.family, "state": m.state, "predictions": m.predictions,
+             "mean_ms": m.mean_ms, "p95_ms": m.p95_ms, "holdout": m.detail, "error": m.error}
+            for m in summary.models
+        ],
+    }
+
+
+def _print_summary(summary, engine) -> None:  # noqa: ANN001
+    d = _summary_dict(summary, engine)
+    print(f"source   {d['source']}")
+    print(f"symbols  {', '.join(d['symbols'][:10])}{' …' if len(d['symbols']) > 10 else ''}")
+    print(f"bars     {d['bars']}  ({d['first']} → {d['last']})")
+    print(f"speed    {d['seconds']:.2f} s wall · {d['bars_per_second']} bars/s")
+    for m in d["models"]:
+        mean = f"{m['mean_ms']:.2f}" if m["mean_ms"] is not None else "-"
+        p95 = f"{m['p95_ms']:.2f}" if m["p95_ms"] is not None else "-"
+        print(f"model    {m['name']} [{m['family']}] {m['state']} · {m['predictions']} predictions · "
+              f"{mean} ms mean, {p95} ms p95")
+        if m["holdout"]:
+            print(f"         {m['holdout']}")
+        if m["error"]:
+            print(f"         error: {m['error']}")
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from engine.data.ccxt_feed import make_exchange
+    from engine.data.fetch import fetch_history
+
+    c = config.ccxt
+    exchange = make_exchange(args.exchange, api_urls=dict(c.api_urls) or None, timeout_ms=c.timeout_ms)
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    summary = fetch_history(exchange, symbols, args.timeframe, since=args.since, until=args.until,
+                            cache_dir=config.data_dir() / "cache",
+                            progress=lambda line: print(line, file=sys.stderr))
+    if args.json:
+        print(json.dumps(_fetch_dict(summary)))
+    else:
+        for row in _fetch_dict(summary)["symbols"]:
+            print(f"{row['symbol']:<12} {row['rows']:>7} rows  {row['first']} → {row['last']}  {row['path']}")
+    return 0
+
+
+def _fetch_dict(summary) -> dict:  # noqa: ANN001
+    import dataclasses
+
+    return json.loads(json.dumps(dataclasses.asdict(summary), default=str))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Build the feed, the models and the Engine from a Config."""
+
+from __future__ import annotations
+
+from engine.config import Config
+from engine.data.feed import Feed
+from engine.models.protocol import Model
+from engine.runtime import Engine
+
+SYNTHETIC_BARS = 6000
+
+
+def build_feed(config: Config) -> Feed:
+    """The feed the config asks for (embedded replay by default)."""
+    source = config.data.source
+    symbols = config.data.symbols or None
+    if source == "ccxt":
+        from engine.data.ccxt_feed import CcxtFeed, make_exchange
+
+        c = config.ccxt
+        exchange = make_exchange(c.exchange, api_urls=dict(c.api_urls) or None, timeout_ms=c.timeout_ms)
+        if not symbols:
+            from engine.errors import ConfigError
+
+            raise ConfigError(f"{config.source_file or 'config'}: data.symbols must list the exchange's symbols "
+                              'for source = "ccxt" (e.g. ["BTC/USDT", "ETH/USDT"])')
+        return CcxtFeed(exchange, tuple(symbols), c.timeframe, history_bars=c.history_bars,
+                        poll_seconds=c.poll_seconds, max_retries=c.max_retries, backoff_seconds=c.backoff_seconds)
+
+    from engine.data.replay import ReplayFeed
+
+    if source == "files":
+        from engine.data.files import load_files
+
+        panel = load_files(list(config.data.files), timeframe=config.data.timeframe or None)
+        if symbols:
+            panel = panel.select(tuple(symbols))
+    elif source == "synthetic":
+        from engine.data.synthetic import synthetic_panel
+
+        panel = synthetic_panel(config.data.synthetic_symbols, SYNTHETIC_BARS, seed=config.engine.seed)
+        start: str | int | None = int(SYNTHETIC_BARS * 0.7)
+        return ReplayFeed(panel, start=start, speed=config.replay.speed)
+    else:
+        from engine.data.embedded import load_embedded
+
+        panel = load_embedded(tuple(symbols) if symbols else None)
+    return ReplayFeed(panel, start=config.replay.start or None, speed=config.replay.speed)
+
+
+def build_models(config: Config) -> tuple[list[Model], dict[str, int]]:
+    """Every enabled model and its walk-forward refit interval (bars)."""
+    models: list[Model] = []
+    retrain: dict[str, int] = {}
+    b = config.models.baseline
+    if b.enabled:
+        from engine.models.logreg import LogisticBaseline
+
+        model = LogisticBaseline("logreg", horizon=b.horizon, train_bars=b.train_bars, cost_bps=b.cost_bps)
+        models.append(model)
+        retrain[model.name] = b.retrain_every
+    return models, retrain
+
+
+def build_engine(config: Config, *, feed: Feed | None = None, with_monitor: bool = True) -> Engine:
+    from engine.threads import cap_threads
+
+    cap_threads(config.engine.threads)
+    models, retrain = build_models(config)
+    monitor = None
+    if with_monitor:
+        from engine.monitor import Monitor
+
+        monitor = Monitor(slow_interval=config.monitor.slow_interval_seconds)
+    return Engine(config, feed=feed or build_feed(config), models=models, monitor=monitor, retrain_every=retrain)

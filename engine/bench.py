@@ -1,0 +1,140 @@
+"""`cockpit bench`: measured speed and memory, per part of the stack.
+
+Rows: {"name", "family", "symbols", "seconds", "rss_mb", "throughput", "unit", …}.
+`family` is a model family name or "engine" for the shared machinery.
+Numbers are medians of repeats on the machine at hand; nothing is assumed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from engine.config import Config
+
+
+@dataclass(frozen=True, slots=True)
+class BenchResult:
+    name: str
+    family: str
+    symbols: int
+    seconds: float
+    rss_mb: float
+    throughput: float | None
+    unit: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in dataclasses.asdict(self).items() if k != "extra"}
+        d.update(self.extra)
+        return d
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def machine_info() -> dict[str, Any]:
+    import numpy
+
+    from engine.pi_sensors import describe_platform
+
+    p = describe_platform()
+    return {
+        "machine": p.machine,
+        "model": p.model,
+        "raspberry_pi": p.is_raspberry_pi,
+        "cores": p.cores,
+        "python": p.python_version,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "threads_cap": os.environ.get("OMP_NUM_THREADS", ""),
+    }
+
+
+def bench_features(label: str, panel, repeats: int = 3) -> list[BenchResult]:  # noqa: ANN001 - CandlePanel
+    from engine.features import FeatureSpec, IncrementalFeatures, compute_features
+
+    spec = FeatureSpec()
+    seconds = _median_time(lambda: compute_features(panel, spec), repeats)
+    cells = panel.n_symbols * panel.n_bars
+    rows = [BenchResult(f"features.batch.{label}", "engine", panel.n_symbols, seconds, _rss_mb(),
+                        cells / seconds, "symbol-bars", {"bars": panel.n_bars})]
+    split = max(1, panel.n_bars - 200)
+    inc = IncrementalFeatures.from_history(panel.slice(0, split), spec)
+    bars = [panel.bar(i) for i in range(split, panel.n_bars)]
+    t0 = time.perf_counter()
+    for bar in bars:
+        inc.update(bar)
+    per_bar = (time.perf_counter() - t0) / max(1, len(bars))
+    rows.append(BenchResult(f"features.incremental.{label}", "engine", panel.n_symbols, per_bar, _rss_mb(),
+                            1.0 / per_bar, "bars", {"bars": len(bars)}))
+    return rows
+
+
+def bench_engine(label: str, config: Config, feed, bars: int) -> BenchResult:  # noqa: ANN001 - Feed
+    from engine.assembly import build_models
+    from engine.runtime import Engine
+
+    models, retrain = build_models(config)
+    engine = Engine(config, feed=feed, models=models, retrain_every={k: 10**9 for k in retrain})
+    t_prep = time.perf_counter()
+    engine.prepare()
+    prepare_s = time.perf_counter() - t_prep
+    summary = engine.run_bars(bars)
+    engine.stop()
+    per_cycle = summary.seconds / max(1, summary.bars)
+    model_ms = {m.name: m.mean_ms for m in summary.models}
+    return BenchResult(f"engine.cycle.{label}", "engine", len(engine.symbols), per_cycle, _rss_mb(),
+                       summary.bars / summary.seconds if summary.seconds else None, "bars",
+                       {"bars": summary.bars, "prepare_seconds": round(prepare_s, 3), "model_mean_ms": model_ms})
+
+
+def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: bool = False) -> int:
+    from engine.data.embedded import load_embedded
+    from engine.data.replay import ReplayFeed
+    from engine.data.synthetic import synthetic_panel
+    from engine.threads import cap_threads
+
+    cap_threads(config.engine.threads)
+    log = (lambda s: print(s, file=sys.stderr)) if as_json else print
+    results: list[BenchResult] = []
+
+    embedded = load_embedded()
+    results += bench_features("embedded", embedded)
+    synthetic = synthetic_panel(symbols, 2000, seed=config.engine.seed)
+    results += bench_features(f"synthetic{symbols}", synthetic)
+
+    small = dataclasses.replace(config, models=dataclasses.replace(
+        config.models, baseline=dataclasses.replace(config.models.baseline, train_bars=1500)))
+    results.append(bench_engine("embedded", config, ReplayFeed(embedded, start=None, speed=0.0), bars))
+    results.append(bench_engine(f"synthetic{symbols}", small,
+                                ReplayFeed(synthetic, start=synthetic.n_bars - bars, speed=0.0), bars))
+    for r in results:
+        log(_row(r))
+    if as_json:
+        print(json.dumps({"machine": machine_info(), "results": [r.as_dict() for r in results]}))
+    return 0
+
+
+def _row(r: BenchResult) -> str:
+    rate = f"{r.throughput:,.0f} {r.unit}/s" if r.throughput else "-"
+    return f"{r.name:<34} {r.symbols:>5} sym  {r.seconds * 1000:>10.3f} ms  {rate:>24}  rss {r.rss_mb:7.1f} MB"

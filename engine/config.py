@@ -1,0 +1,279 @@
+"""config.toml → frozen dataclasses. Every error names the key and the file.
+
+The dataclass defaults ARE the defaults; `config.toml` at the project root
+mirrors them with comments (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import difflib
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from engine.errors import ConfigError
+
+DATA_SOURCES = ("embedded", "files", "ccxt", "synthetic")
+MODES = ("paper", "live")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataConfig:
+    source: str = "embedded"
+    """Where candles come from: "embedded" (offline default), "files", "ccxt", "synthetic"."""
+    symbols: tuple[str, ...] = ()
+    """Watchlist; empty = every symbol the source has."""
+    files: tuple[str, ...] = ()
+    """Your own OHLCV files (CSV, Parquet, Feather) for source = "files"."""
+    timeframe: str = ""
+    """Bar size for "files" ("" = infer from the data)."""
+    synthetic_symbols: int = 50
+    """Universe size for source = "synthetic" (a labelled random walk, not market data)."""
+
+    def validate(self) -> None:
+        _one_of("data.source", self.source, DATA_SOURCES)
+        if self.source == "files" and not self.files:
+            raise ValueError(("data.files", 'source = "files" needs at least one file'))
+        _at_least("data.synthetic_symbols", self.synthetic_symbols, 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayConfig:
+    speed: float = 4.0
+    """Bars per second replayed; 0 = as fast as possible."""
+    start: str = "2019-06-01"
+    """Replay starts at this date; bars before it are history for the models. "" = 70 % in."""
+
+    def validate(self) -> None:
+        _at_least("replay.speed", self.speed, 0.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CcxtConfig:
+    exchange: str = "binance"
+    """A ccxt exchange id."""
+    timeframe: str = "1h"
+    history_bars: int = 500
+    poll_seconds: float = 20.0
+    max_retries: int = 5
+    backoff_seconds: float = 1.0
+    timeout_ms: int = 10000
+    api_urls: Mapping[str, str] = field(default_factory=lambda: types.MappingProxyType({}))
+    """Override the exchange's REST base URLs (e.g. a local stand-in)."""
+
+    def validate(self) -> None:
+        _at_least("ccxt.history_bars", self.history_bars, 1)
+        _at_least("ccxt.poll_seconds", self.poll_seconds, 0.1)
+        _at_least("ccxt.max_retries", self.max_retries, 0)
+        _at_least("ccxt.timeout_ms", self.timeout_ms, 100)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineConfig:
+    workers: int = 2
+    """Worker threads that run model calls."""
+    threads: int = 2
+    """Cap on intra-op threads of torch, BLAS and LightGBM (one place)."""
+    chart_bars: int = 120
+    """Closes per symbol sent with each Candles event for the price chart."""
+    seed: int = 7
+
+    def validate(self) -> None:
+        _at_least("engine.workers", self.workers, 1)
+        _at_least("engine.threads", self.threads, 1)
+        _at_least("engine.chart_bars", self.chart_bars, 2)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorConfig:
+    interval_seconds: float = 1.0
+    slow_interval_seconds: float = 5.0
+    """How often vcgencmd (a subprocess) is asked for throttle bits and clock."""
+    history: int = 120
+
+    def validate(self) -> None:
+        _at_least("monitor.interval_seconds", self.interval_seconds, 0.1)
+        _at_least("monitor.history", self.history, 2)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BaselineModelConfig:
+    enabled: bool = True
+    horizon: int = 4
+    """Bars ahead the label looks (4 × 30 min = 2 h on the embedded data)."""
+    train_bars: int = 4000
+    retrain_every: int = 500
+    """Bars between walk-forward refits (in the background)."""
+    cost_bps: float = 20.0
+    """Round-trip cost a move must beat to count as "up" (fees + slippage)."""
+
+    def validate(self) -> None:
+        _at_least("models.baseline.horizon", self.horizon, 1)
+        _at_least("models.baseline.train_bars", self.train_bars, 100)
+        _at_least("models.baseline.retrain_every", self.retrain_every, 1)
+        _at_least("models.baseline.cost_bps", self.cost_bps, 0.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelsConfig:
+    baseline: BaselineModelConfig = field(default_factory=BaselineModelConfig)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradingConfig:
+    mode: str = "paper"
+    """"paper" (default) or "live" (also needs --live on the command line)."""
+
+    def validate(self) -> None:
+        _one_of("trading.mode", self.mode, MODES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UiConfig:
+    theme: str = "cockpit-dark"
+    symbol: str = ""
+    """Symbol shown first ("" = the first of the watchlist)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PathsConfig:
+    data_dir: str = ""
+    """Cache, ledger and checkpoints. "" = $PI_COCKPIT_HOME or ~/.local/share/pi-cockpit."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    ccxt: CcxtConfig = field(default_factory=CcxtConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    trading: TradingConfig = field(default_factory=TradingConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    source_file: str = ""
+
+    def data_dir(self) -> Path:
+        """The data directory (created on first use by whoever writes there)."""
+        if self.paths.data_dir:
+            return Path(self.paths.data_dir).expanduser()
+        env = os.environ.get("PI_COCKPIT_HOME")
+        if env:
+            return Path(env).expanduser()
+        xdg = os.environ.get("XDG_DATA_HOME")
+        base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+        return base / "pi-cockpit"
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read `path` (None = built-in defaults) into a validated Config."""
+    if path is None:
+        return Config()
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the config file: {exc.strerror or exc}") from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    cfg = _build(Config, doc, (), str(file))
+    return dataclasses.replace(cfg, source_file=str(file))
+
+
+def _build(cls: type, table: Mapping[str, Any], prefix: tuple[str, ...], file: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls) if f.name != "source_file"}
+    kwargs: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(_unknown_key_message(file, prefix, key, tuple(known)))
+        kwargs[key] = _coerce(hints[key], value, (*prefix, key), file)
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        try:
+            validate()
+        except ValueError as exc:
+            key, why = exc.args[0]
+            raise ConfigError(f"{file}: {key} {why}") from None
+    return obj
+
+
+def _unknown_key_message(file: str, prefix: tuple[str, ...], key: str, known: tuple[str, ...]) -> str:
+    where = f"[{'.'.join(prefix)}] " if prefix else ""
+    message = f'{file}: {where}unknown key "{key}"'
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f'{message} — did you mean "{close[0]}"?'
+    return f"{message} (known keys: {', '.join(known)})"
+
+
+def _coerce(tp: Any, value: Any, key: tuple[str, ...], file: str) -> Any:
+    dotted = ".".join(key)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{file}: {dotted} must be a table ([{dotted}]), got {_kind(value)}")
+        return _build(tp, value, key, file)
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{file}: {dotted} must be true or false, got {_kind(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{file}: {dotted} must be a whole number, got {_kind(value)}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{file}: {dotted} must be a number, got {_kind(value)}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{file}: {dotted} must be a string, got {_kind(value)}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{file}: {dotted} must be a list of strings, got {_kind(value)}")
+        return tuple(value)
+    if origin in (collections.abc.Mapping, dict) or tp in (Mapping, dict):
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{file}: {dotted} must be a table of strings, got {_kind(value)}")
+        return types.MappingProxyType(dict(value))
+    raise ConfigError(f"{file}: {dotted} has an unsupported type")  # pragma: no cover
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int):
+        return f"a whole number ({value})"
+    if isinstance(value, float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f'a string ("{value}")'
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _at_least(key: str, value: float, low: float) -> None:
+    if value < low:
+        raise ValueError((key, f"must be at least {low}, got {value}"))
+
+
+def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        hint = difflib.get_close_matches(value, allowed, n=1)
+        tail = f' — did you mean "{hint[0]}"?' if hint else ""
+        raise ValueError((key, f'must be one of {", ".join(allowed)}, got "{value}"{tail}'))

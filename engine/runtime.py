@@ -1,0 +1,408 @@
+"""Engine: owns the feed, the features, the model slots and the threads.
+
+Threads (started by `start()`): the loop (commands → next bar → one cycle),
+the trainer (advances background fits one chunk at a time, so pausing never
+interrupts a thread), the monitor (resource gauges), and a worker pool that
+runs every unpaused model's predict for the whole watchlist. Tests drive it
+synchronously instead: `prepare()` then `step(bar)`, with fits run inline.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from engine.bus import EventBus
+from engine.commands import Command, PauseModel, ResumeModel, RetryModel, SetSpeed, SetSymbol, Shutdown
+from engine.config import Config
+from engine.data.feed import Feed
+from engine.data.panel import Bar
+from engine.data.window import RollingPanel
+from engine.events import (
+    Candles,
+    CommandRejected,
+    CycleStats,
+    EngineError,
+    Event,
+    FeedEnded,
+    LogMessage,
+    ModelState,
+    ResourceSample,
+    SymbolSelected,
+)
+from engine.features import IncrementalFeatures, compute_features
+from engine.models.protocol import FeatureBatch, History, Model, ModelContext
+from engine.slot import ModelSlot
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRunStats:
+    name: str
+    family: str
+    state: str
+    predictions: int
+    mean_ms: float | None
+    p95_ms: float | None
+    detail: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    bars: int
+    symbols: int
+    seconds: float
+    first_ts: int
+    last_ts: int
+    models: tuple[ModelRunStats, ...]
+
+
+class Engine:
+    """The headless engine. The app only subscribes to events and submits commands."""
+
+    def __init__(self, config: Config, *, feed: Feed, models: Sequence[Model] = (),
+                 monitor: object | None = None, retrain_every: dict[str, int] | None = None) -> None:
+        self.config = config
+        self.feed = feed
+        self.symbols: tuple[str, ...] = feed.symbols
+        self.source: str = feed.source
+        self.timeframe: str = feed.timeframe
+        self.mode: str = config.trading.mode
+        self._bus = EventBus()
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        ctx = ModelContext(checkpoint_dir=str(config.data_dir() / "checkpoints"), seed=config.engine.seed,
+                           threads=config.engine.threads)
+        self.slots: tuple[ModelSlot, ...] = tuple(ModelSlot(m, ctx=ctx, publish=self._bus.publish) for m in models)
+        names = [s.name for s in self.slots]
+        if len(set(names)) != len(names):
+            raise ValueError(f"model names must be unique, got {names}")
+        self.model_names: tuple[tuple[str, str], ...] = tuple((s.name, s.family) for s in self.slots)
+        self._retrain_every = dict(retrain_every or {})
+        self._monitor = monitor
+        train_need = max([getattr(m, "train_bars", 0) + getattr(m, "horizon", 0) for m in models] or [0])
+        self._window = RollingPanel(self.symbols, self.timeframe, max(train_need + 64, config.engine.chart_bars, 256),
+                                    source=feed.source, synthetic=feed.synthetic)
+        self._features: IncrementalFeatures | None = None
+        self.selected = config.ui.symbol if config.ui.symbol in self.symbols else self.symbols[0]
+        self.cycle = 0
+        self._last_candles_wall = 0.0
+        self._stop = threading.Event()
+        self._wake_trainer = threading.Event()
+        self._refits: queue.SimpleQueue[ModelSlot] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._synchronous = True
+        self._ended = False
+        self._prepared = False
+
+    # -- the app-facing surface ---------------------------------------------
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        return self._bus.subscribe(callback)
+
+    def submit(self, command: Command) -> None:
+        self._commands.put(command)
+
+    def start(self) -> None:
+        """Start the engine threads (idempotent)."""
+        if self._threads:
+            return
+        self._synchronous = False
+        self._pool = ThreadPoolExecutor(self.config.engine.workers, thread_name_prefix="cockpit-model")
+        for name, target in (("cockpit-loop", self._loop), ("cockpit-trainer", self._trainer),
+                             ("cockpit-monitor", self._monitor_loop)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake_trainer.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        for slot in self.slots:
+            if slot.state != ModelState.STOPPED:
+                slot.stop()
+        self.feed.close()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # -- preparing and stepping -----------------------------------------------
+    def prepare(self) -> None:
+        """Load history into the window and features, and start every model's fit."""
+        if self._prepared:
+            return
+        self._prepared = True
+        history = self.feed.history()
+        self._window.extend(history)
+        self._features = IncrementalFeatures.from_history(self._window.snapshot(), _spec())
+        self._publish(LogMessage(source="engine", level="info",
+                                 message=f"{len(self.symbols)} symbols · {history.n_bars} history bars · {self.source}"))
+        for slot in self.slots:
+            self._refits.put(slot)
+        if self._synchronous:
+            self.train_pending()
+        else:
+            self._wake_trainer.set()
+
+    def train_pending(self) -> None:
+        """Run every queued fit to completion on this thread (synchronous mode)."""
+        while True:
+            try:
+                slot = self._refits.get_nowait()
+            except queue.Empty:
+                return
+            self._begin_fit(slot)
+            while slot.advance_fit():
+                pass
+
+    def _history(self) -> History:
+        panel = self._window.snapshot()
+        block = compute_features(panel, _spec())
+        return History(panel=panel, features=block.values, names=block.names, cycle=self.cycle)
+
+    def _begin_fit(self, slot: ModelSlot) -> None:
+        try:
+            history = self._history()
+        except Exception as exc:  # noqa: BLE001
+            self._publish(EngineError(source="engine", kind=type(exc).__name__, message=f"features for {slot.name}: {exc}"))
+            return
+        if slot.state == ModelState.FAULTED:
+            slot.retry(history)
+        else:
+            slot.start_fit(history)
+
+    def step(self, bar: Bar) -> tuple[Event, ...]:
+        """One cycle: append the bar, update features, run every active model."""
+        if self._features is None:
+            self.prepare()
+        assert self._features is not None
+        t0 = time.perf_counter()
+        self.cycle += 1
+        self._window.append(bar)
+        values = self._features.update(bar)
+        t_feat = time.perf_counter()
+        batch = FeatureBatch(cycle=self.cycle, ts=bar.ts, symbols=self.symbols, names=self._features.names,
+                             values=values, valid=np.isfinite(values).all(axis=1))
+        events: list[Event] = []
+        timings: list[tuple[str, float]] = []
+        active = [s for s in self.slots if s.state == ModelState.RUNNING and not s.paused]
+        if self._pool is None or len(active) < 2:
+            results = [(s, self._timed(s, batch)) for s in active]
+        else:
+            futures = [(s, self._pool.submit(self._timed, s, batch)) for s in active]
+            results = [(s, f.result()) for s, f in futures]
+        for slot, (out, ms) in results:
+            events.extend(out)
+            timings.append((slot.name, ms))
+        for event in events:
+            self._publish(event)
+        self._schedule_refits()
+        self._publish_candles(bar)
+        total_ms = (time.perf_counter() - t0) * 1000.0
+        self._publish(CycleStats(source="engine", cycle=self.cycle, ts=bar.ts, bars_done=self.cycle,
+                                 cycle_ms=total_ms, features_ms=(t_feat - t0) * 1000.0,
+                                 model_ms=tuple(timings), feed_status=self.feed.status()))
+        return tuple(events)
+
+    @staticmethod
+    def _timed(slot: ModelSlot, batch: FeatureBatch) -> tuple[Sequence[Event], float]:
+        t0 = time.perf_counter()
+        out = slot.predict(batch)
+        return out, (time.perf_counter() - t0) * 1000.0
+
+    def _schedule_refits(self) -> None:
+        for slot in self.slots:
+            every = self._retrain_every.get(slot.name)
+            if not every or slot.fitting or slot.paused or slot.state != ModelState.RUNNING:
+                continue
+            if self.cycle - (slot.trained_at_cycle or 0) >= every:
+                self._refits.put(slot)
+                if self._synchronous:
+                    self.train_pending()
+                else:
+                    self._wake_trainer.set()
+
+    def _publish_candles(self, bar: Bar) -> None:
+        now = time.monotonic()
+        if not self._synchronous and now - self._last_candles_wall < 0.1 and not self.feed.exhausted:
+            return  # state-like: the app only ever draws the newest
+        self._last_candles_wall = now
+        ts, closes = self._window.last_closes(self.config.engine.chart_bars)
+        self._publish(Candles(
+            source="feed", cycle=self.cycle, ts=bar.ts, symbols=self.symbols, timeframe=self.timeframe,
+            open=tuple(bar.open.tolist()), high=tuple(bar.high.tolist()), low=tuple(bar.low.tolist()),
+            close=tuple(bar.close.tolist()), volume=tuple(bar.volume.tolist()),
+            history_ts=tuple(ts.tolist()), closes=tuple(tuple(row) for row in closes.tolist()),
+            feed_status=self.feed.status(), synthetic=self.feed.synthetic,
+        ))
+
+    # -- commands -------------------------------------------------------------
+    def apply_commands(self) -> None:
+        """Apply every queued command (between cycles, on the loop thread)."""
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            reason = self._apply(command)
+            if reason:
+                self._publish(CommandRejected(source="engine", cycle=self.cycle, command_id=command.id, reason=reason))
+
+    def _slot(self, name: str) -> ModelSlot | None:
+        return next((s for s in self.slots if s.name == name), None)
+
+    def _apply(self, command: Command) -> str | None:
+        if isinstance(command, (PauseModel, ResumeModel, RetryModel)):
+            slot = self._slot(command.name)
+            if slot is None:
+                known = ", ".join(s.name for s in self.slots) or "none"
+                return f'no model named "{command.name}" (models: {known})'
+            if isinstance(command, PauseModel):
+                return slot.pause()
+            if isinstance(command, ResumeModel):
+                return slot.resume()
+            if slot.state != ModelState.FAULTED:
+                return f"{slot.name} is {slot.state}, not faulted"
+            self._refits.put(slot)
+            if self._synchronous:
+                self.train_pending()
+            else:
+                self._wake_trainer.set()
+            return None
+        if isinstance(command, SetSymbol):
+            if command.symbol not in self.symbols:
+                return f'"{command.symbol}" is not on the watchlist ({", ".join(self.symbols[:10])}…)'
+            self.selected = command.symbol
+            self._publish(SymbolSelected(source="engine", cycle=self.cycle, symbol=command.symbol))
+            return None
+        if isinstance(command, SetSpeed):
+            set_speed = getattr(self.feed, "set_speed", None)
+            if set_speed is None:
+                return f"the {self.feed.source} feed has no replay speed"
+            set_speed(command.bars_per_second)
+            speed = "as fast as possible" if command.bars_per_second <= 0 else f"{command.bars_per_second:g} bars/s"
+            self._publish(LogMessage(source="engine", cycle=self.cycle, level="info", message=f"replay speed: {speed}"))
+            return None
+        if isinstance(command, Shutdown):
+            self._stop.set()
+            self._wake_trainer.set()
+            return None
+        return f"unknown command {type(command).__name__}"
+
+    # -- threads --------------------------------------------------------------
+    def _publish(self, event: Event) -> None:
+        self._bus.publish(event)
+
+    def _loop(self) -> None:
+        try:
+            for slot in self.slots:
+                slot.emit_status()
+            self.prepare()
+            while not self._stop.is_set():
+                self.apply_commands()
+                bar = self.feed.next_bar(timeout=0.1)
+                if bar is not None:
+                    self.step(bar)
+                elif self.feed.exhausted and not self._ended:
+                    self._ended = True
+                    self._publish(FeedEnded(source="feed", cycle=self.cycle, bars_done=self.cycle,
+                                            message=f"replay finished after {self.cycle} bars"))
+                elif self._ended:
+                    self._stop.wait(0.1)
+        except Exception as exc:  # noqa: BLE001 - report, never die silently
+            self._publish(EngineError(source="engine", kind=type(exc).__name__, message=str(exc)))
+
+    def _trainer(self) -> None:
+        while not self._stop.is_set():
+            try:
+                slot = self._refits.get_nowait()
+                self._begin_fit(slot)
+            except queue.Empty:
+                pass
+            busy = False
+            for slot in self.slots:
+                if self._stop.is_set():
+                    return
+                busy = slot.advance_fit() or busy
+            if not busy and self._refits.empty():
+                self._wake_trainer.wait(0.2)
+                self._wake_trainer.clear()
+
+    def _monitor_loop(self) -> None:
+        if self._monitor is None:
+            return
+        interval = self.config.monitor.interval_seconds
+        while not self._stop.is_set():
+            try:
+                self._publish(resource_sample(self._monitor.sample(), cycle=self.cycle))  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001
+                self._publish(EngineError(source="monitor", kind=type(exc).__name__, message=str(exc)))
+            self._stop.wait(interval)
+
+    # -- headless -------------------------------------------------------------
+    def run_bars(self, n: int, *, on_bar: Callable[[int], None] | None = None) -> RunSummary:
+        """Run up to `n` bars synchronously on this thread (headless mode)."""
+        t0 = time.perf_counter()
+        self.prepare()
+        first_ts = last_ts = 0
+        done = 0
+        while done < n and not self._stop.is_set():
+            self.apply_commands()
+            bar = self.feed.next_bar(timeout=None)
+            if bar is None:
+                if self.feed.exhausted:
+                    break
+                continue
+            self.step(bar)
+            done += 1
+            first_ts = first_ts or bar.ts
+            last_ts = bar.ts
+            if on_bar is not None:
+                on_bar(done)
+        return RunSummary(bars=done, symbols=len(self.symbols), seconds=time.perf_counter() - t0,
+                          first_ts=first_ts, last_ts=last_ts, models=tuple(self._model_stats()))
+
+    def _model_stats(self) -> list[ModelRunStats]:
+        stats = []
+        for s in self.slots:
+            lat = np.asarray(s.latencies_ms)
+            describe = getattr(s.model, "describe", None)
+            stats.append(ModelRunStats(
+                name=s.name, family=s.family, state=str(s.state), predictions=s.predictions,
+                mean_ms=float(lat.mean()) if lat.size else None,
+                p95_ms=float(np.percentile(lat, 95)) if lat.size else None,
+                detail=describe() if callable(describe) and s.model.ready else "", error=s.error))
+        return stats
+
+
+def _spec():  # noqa: ANN202 - FeatureSpec lives in engine.features
+    from engine.features import FeatureSpec
+
+    return FeatureSpec()
+
+
+def resource_sample(reading: object, *, cycle: int = 0) -> ResourceSample:
+    """Wrap a monitor reading into the ResourceSample event."""
+    r = reading
+    throttle = getattr(r, "throttle", None)
+    return ResourceSample(
+        source="monitor", cycle=cycle,
+        cpu_percent=r.cpu_percent, cpu_percent_per_core=tuple(r.cpu_percent_per_core),  # type: ignore[attr-defined]
+        load_avg=r.load_avg, ram_total_mb=r.ram_total_mb, ram_available_mb=r.ram_available_mb,  # type: ignore[attr-defined]
+        ram_percent=r.ram_percent, process_rss_mb=r.process_rss_mb, swap_used_mb=r.swap_used_mb,  # type: ignore[attr-defined]
+        soc_temp_c=r.soc_temp_c, arm_clock_mhz=r.arm_clock_mhz,  # type: ignore[attr-defined]
+        throttle_now=tuple(throttle.active_flags()) if throttle is not None else None,
+        throttle_past=tuple(throttle.past_flags()) if throttle is not None else None,
+        sensors_note=getattr(r, "sensors_note", ""),
+    )
