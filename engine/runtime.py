@@ -36,7 +36,7 @@ from engine.events import (
     ResourceSample,
     SymbolSelected,
 )
-from engine.features import IncrementalFeatures, compute_features
+from engine.features import FeatureSpec, IncrementalFeatures, compute_features
 from engine.models.protocol import FeatureBatch, History, Model, ModelContext
 from engine.slot import ModelSlot
 
@@ -352,9 +352,12 @@ class Engine:
 
     # -- headless -------------------------------------------------------------
     def run_bars(self, n: int, *, on_bar: Callable[[int], None] | None = None) -> RunSummary:
-        """Run up to `n` bars synchronously on this thread (headless mode)."""
-        t0 = time.perf_counter()
+        """Run up to `n` bars synchronously on this thread (headless mode).
+
+        `RunSummary.seconds` counts the cycles only, not the warm-up fits.
+        """
         self.prepare()
+        t0 = time.perf_counter()
         first_ts = last_ts = 0
         done = 0
         while done < n and not self._stop.is_set():
@@ -386,9 +389,7 @@ class Engine:
         return stats
 
 
-def _spec():  # noqa: ANN202 - FeatureSpec lives in engine.features
-    from engine.features import FeatureSpec
-
+def _spec() -> FeatureSpec:
     return FeatureSpec()
 
 

@@ -119,6 +119,7 @@ class ModelSlot:
             self._error = ""
             self._paused = False
             self._warm = False
+            self._state = ModelState.LOADING
             self.start_fit(history)
             return None
 
@@ -150,7 +151,7 @@ class ModelSlot:
                 return
             if self._paused:
                 self.emit_status()
-            elif not self.model.ready:
+            elif not self.model.ready or self._state == ModelState.LOADING:
                 self._set(ModelState.LOADING)
             else:
                 self.emit_status()
