@@ -1,0 +1,79 @@
+"""The command line end to end (in-process): headless run, bench, fetch, bad input."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.cli import main
+from tests.standin_exchange import StandinExchange
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def write_config(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "cockpit.toml"
+    path.write_text(body)
+    return str(path)
+
+
+def test_headless_run_on_the_embedded_data_prints_json(capsys):
+    assert main(["run", "--headless", "--bars", "30", "--json"]) == 0
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert summary["bars"] == 30 and summary["symbols"] == ["BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "EOS/USD"]
+    assert summary["first"].startswith("2019-06-01")
+    (model,) = summary["models"]
+    assert model["name"] == "logreg" and model["predictions"] == 30 and "holdout" in model["holdout"]
+    assert "warming up" in err
+
+
+def test_headless_run_on_the_users_files(tmp_path, capsys):
+    rng = pd.date_range("2020-01-01", periods=900, freq="1h", tz="UTC")
+    closes = 100 * (1 + 0.001 * pd.Series(range(900)).apply(lambda i: (i * 7919) % 13 - 6)).cumprod()
+    frame = pd.DataFrame({"date": rng.strftime("%Y-%m-%d %H:%M:%S"), "open": closes, "high": closes * 1.01,
+                          "low": closes * 0.99, "close": closes, "volume": 5.0})
+    frame.to_csv(tmp_path / "AAA-USD.csv", index=False)
+    frame.assign(close=closes * 1.002, high=closes * 1.012).to_parquet(tmp_path / "BBB-USD.parquet")
+    cfg = write_config(tmp_path, f'[data]\nsource = "files"\nfiles = ["{tmp_path}/AAA-USD.csv", "{tmp_path}/BBB-USD.parquet"]\n'
+                                 '[replay]\nstart = ""\n[models.baseline]\ntrain_bars = 500\nhorizon = 2\n')
+    assert main(["run", "--headless", "--bars", "10", "--json", "--config", cfg]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["symbols"] == ["AAA/USD", "BBB/USD"] and summary["bars"] == 10
+
+
+def test_a_malformed_csv_row_stops_naming_file_and_row(tmp_path, capsys):
+    bad = DATA / "candles" / "bad_number.csv"
+    cfg = write_config(tmp_path, f'[data]\nsource = "files"\nfiles = ["{bad}"]\n')
+    assert main(["run", "--headless", "--bars", "5", "--config", cfg]) == 2
+    err = capsys.readouterr().err
+    assert "bad_number.csv" in err and "line " in err
+
+
+def test_bench_json_has_machine_and_measured_rows(capsys):
+    assert main(["bench", "--symbols", "20", "--bars", "20", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["machine"]["cores"] >= 1
+    names = {r["name"] for r in report["results"]}
+    assert {"features.batch.embedded", "engine.cycle.embedded", "engine.cycle.synthetic20"} <= names
+    for row in report["results"]:
+        assert {"name", "family", "symbols", "seconds", "rss_mb", "throughput", "unit"} <= row.keys()
+        assert row["seconds"] > 0 and row["rss_mb"] > 0
+
+
+@pytest.mark.timeout(60)
+def test_fetch_through_the_cli_against_the_loopback_exchange(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PI_COCKPIT_HOME", str(tmp_path / "home"))
+    with StandinExchange(now=lambda: 1_706_745_600.0) as standin:  # 2024-02-01
+        urls = "\n".join(f'{k} = "{v}"' for k, v in standin.api_urls().items())
+        cfg = write_config(tmp_path, f"[ccxt.api_urls]\n{urls}\n")
+        args = ["fetch", "--config", cfg, "--exchange", "binance", "--symbols", "BTC/USDT,ETH/USDT",
+                "--timeframe", "1d", "--since", "2024-01-01", "--until", "2024-02-01", "--json"]
+        assert main(args) == 0
+        first = json.loads(capsys.readouterr().out)
+        assert [s["rows"] for s in first["symbols"]] == [31, 31]
+        assert main(args) == 0  # resumable: nothing new to fetch
+        second = json.loads(capsys.readouterr().out)
+        assert [s["rows"] for s in second["symbols"]] == [0, 0]
+    assert (tmp_path / "home" / "cache" / "binance").is_dir()
