@@ -45,3 +45,29 @@ class SetSpeed(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Shutdown(Command):
     pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PauseFamily(Command):
+    family: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumeFamily(Command):
+    family: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApproveTrade(Command):
+    proposal_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RejectTrade(Command):
+    proposal_id: str
+    reason: str = "rejected by the trader"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShowJournal(Command):
+    limit: int = 50

@@ -183,3 +183,184 @@ class SymbolSelected(Event):
     @property
     def coalesce_key(self) -> str:
         return "symbol"
+
+
+# -- the ensemble and the scoreboards -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberVote:
+    """One ensemble member's say for every symbol (NaN where it has none)."""
+
+    name: str
+    probs: tuple[float, ...]
+    weight: float
+    state: str
+    live_hit_rate: float | None = None
+    live_baseline_hit_rate: float | None = None
+    scored: int = 0
+    trained_at_cycle: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Votes(Event):
+    """The ensemble's soft vote: every member's probability and weight, per symbol.
+
+    `final` is the weight-averaged probability; `agreement` the weighted share
+    of members on the final side of 0.5. Both NaN where no member voted.
+    """
+
+    symbols: tuple[str, ...]
+    members: tuple[MemberVote, ...]
+    final: tuple[float, ...]
+    agreement: tuple[float, ...]
+    horizon: int
+
+    @property
+    def coalesce_key(self) -> str:
+        return f"votes:{self.source}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScoreboardRow(Event):
+    """A signal source's live, out-of-sample record against its baselines.
+
+    Computed from predictions made before the outcome was known, scored when
+    the horizon has passed. `baseline_*` are the majority class measured on
+    the same scored rows; `always_up_hit_rate` the share of "up" outcomes.
+    """
+
+    family: str
+    scored: int
+    window: int
+    hit_rate: float | None
+    baseline_hit_rate: float | None
+    always_up_hit_rate: float | None
+    brier: float | None
+    baseline_brier: float | None
+    weight: float
+
+    @property
+    def coalesce_key(self) -> str:
+        return f"score:{self.source}"
+
+
+# -- trading ---------------------------------------------------------------------
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Contribution:
+    """One signal source's part in a proposal."""
+
+    source: str
+    family: str
+    value: float
+    weight: float
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradeProposal(Event):
+    proposal_id: str
+    symbol: str
+    side: Side
+    quantity: float
+    price: float
+    notional: float
+    est_fee: float
+    est_slippage: float
+    score: float
+    reasons: tuple[Contribution, ...]
+    summary: str
+    expires_at: float
+    mode: str = "paper"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProposalResolved(Event):
+    """What became of a proposal: approved, rejected, expired or blocked by risk."""
+
+    proposal_id: str
+    symbol: str
+    outcome: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderUpdate(Event):
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: str
+    quantity: float
+    limit_price: float | None
+    status: str
+    filled: float
+    average_price: float | None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fill(Event):
+    order_id: str
+    symbol: str
+    side: Side
+    quantity: float
+    price: float
+    fee: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionRow:
+    symbol: str
+    quantity: float
+    average_price: float
+    last_price: float
+    unrealized_pnl: float
+    realized_pnl: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortfolioSnapshot(Event):
+    mode: str
+    cash: float
+    equity: float
+    positions: tuple[PositionRow, ...]
+    open_orders: int
+    realized_pnl: float
+    unrealized_pnl: float
+    fees_paid: float
+    halted: bool = False
+    halted_reason: str = ""
+
+    @property
+    def coalesce_key(self) -> str:
+        return "portfolio"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalEntry:
+    ts: int
+    proposal_id: str
+    symbol: str
+    side: str
+    outcome: str
+    reason: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalPage(Event):
+    """The newest decision-journal entries (answer to ShowJournal)."""
+
+    entries: tuple[JournalEntry, ...]
+
+    @property
+    def coalesce_key(self) -> str:
+        return "journal"
