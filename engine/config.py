@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from engine.errors import ConfigError
+from engine.trading.settings import RiskSettings, TradingSettings
 
 DATA_SOURCES = ("embedded", "files", "ccxt", "synthetic")
-MODES = ("paper", "live")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,15 +126,6 @@ class ModelsConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TradingConfig:
-    mode: str = "paper"
-    """"paper" (default) or "live" (also needs --live on the command line)."""
-
-    def validate(self) -> None:
-        _one_of("trading.mode", self.mode, MODES)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class UiConfig:
     theme: str = "cockpit-dark"
     symbol: str = ""
@@ -155,7 +146,8 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
-    trading: TradingConfig = field(default_factory=TradingConfig)
+    trading: TradingSettings = field(default_factory=TradingSettings)
+    risk: RiskSettings = field(default_factory=RiskSettings)
     ui: UiConfig = field(default_factory=UiConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     source_file: str = ""
@@ -197,7 +189,10 @@ def _build(cls: type, table: Mapping[str, Any], prefix: tuple[str, ...], file: s
         if key not in known:
             raise ConfigError(_unknown_key_message(file, prefix, key, tuple(known)))
         kwargs[key] = _coerce(hints[key], value, (*prefix, key), file)
-    obj = cls(**kwargs)
+    try:
+        obj = cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc.message}", hint=exc.hint) from None
     validate = getattr(obj, "validate", None)
     if validate is not None:
         try:

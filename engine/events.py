@@ -304,6 +304,7 @@ class OrderUpdate(Event):
     filled: float
     average_price: float | None
     message: str = ""
+    proposal_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -314,6 +315,8 @@ class Fill(Event):
     quantity: float
     price: float
     fee: float
+    fill_id: str = ""
+    client_order_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -353,6 +356,8 @@ class JournalEntry:
     outcome: str
     reason: str
     summary: str
+    rule: str = ""
+    votes: tuple["Contribution", ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -92,6 +92,7 @@ class Engine:
         self.selected = config.ui.symbol if config.ui.symbol in self.symbols else self.symbols[0]
         self.cycle = 0
         self._last_candles_wall = 0.0
+        self._last_status_wall = 0.0
         self._stop = threading.Event()
         self._wake_trainer = threading.Event()
         self._refits: queue.SimpleQueue[ModelSlot] = queue.SimpleQueue()
@@ -208,6 +209,7 @@ class Engine:
         for event in events:
             self._publish(event)
         self._schedule_refits()
+        self._publish_statuses()
         self._publish_candles(bar)
         total_ms = (time.perf_counter() - t0) * 1000.0
         self._publish(CycleStats(source="engine", cycle=self.cycle, ts=bar.ts, bars_done=self.cycle,
@@ -232,6 +234,15 @@ class Engine:
                     self.train_pending()
                 else:
                     self._wake_trainer.set()
+
+    def _publish_statuses(self) -> None:
+        """Refresh every slot's timing in the UI, at most twice a second."""
+        now = time.monotonic()
+        if not self._synchronous and now - self._last_status_wall < 0.5:
+            return
+        self._last_status_wall = now
+        for slot in self.slots:
+            slot.emit_status()
 
     def _publish_candles(self, bar: Bar) -> None:
         now = time.monotonic()
