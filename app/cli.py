@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--symbols", type=int, default=500, help="synthetic universe size (default 500)")
     bench.add_argument("--bars", type=int, default=200, help="engine cycles to time (default 200)")
     bench.add_argument("--json", action="store_true", help="print results as one JSON object")
+    bench.add_argument("--quick", action="store_true", help="tiny models, few repeats: a smoke run, not numbers to quote")
 
     fetch = sub.add_parser("fetch", help="download history through ccxt into the local cache")
     common(fetch)
@@ -91,7 +92,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from engine.bench import run_bench
 
-        return run_bench(_load(args), symbols=args.symbols, bars=args.bars, as_json=args.json)
+        return run_bench(_load(args), symbols=args.symbols, bars=args.bars, as_json=args.json, quick=args.quick)
     if args.command == "fetch":
         return _fetch(args)
     return _tui(args)

@@ -6,6 +6,8 @@ from engine.config import Config
 from engine.data.feed import Feed
 from engine.models.protocol import Model
 from engine.runtime import Engine
+from engine.signals_hub import SignalHub
+from engine.trading.desk import TradingDesk
 
 SYNTHETIC_BARS = 6000
 
@@ -52,17 +54,36 @@ def build_models(config: Config) -> tuple[list[Model], dict[str, int]]:
     """Every enabled model and its walk-forward refit interval (bars)."""
     models: list[Model] = []
     retrain: dict[str, int] = {}
-    b = config.models.baseline
-    if b.enabled:
-        from engine.models.logreg import LogisticBaseline
+    e = config.models.ensemble
+    if e.enabled:
+        from engine.models.zoo import build_members
 
-        model = LogisticBaseline("logreg", horizon=b.horizon, train_bars=b.train_bars, cost_bps=b.cost_bps)
-        models.append(model)
-        retrain[model.name] = b.retrain_every
+        for member in build_members(e.members or None, horizon=e.horizon, train_bars=e.train_bars,
+                                    cost_bps=e.cost_bps, tiny=e.tiny):
+            models.append(member)
+            retrain[member.name] = e.retrain_every
     return models, retrain
 
 
-def build_engine(config: Config, *, feed: Feed | None = None, with_monitor: bool = True) -> Engine:
+def build_hub(config: Config, symbols: tuple[str, ...]) -> SignalHub:
+    e = config.models.ensemble
+    return SignalHub(symbols, horizon=e.horizon, cost_bps=e.cost_bps, window=e.score_window, min_scored=e.min_scored)
+
+
+def build_desk(config: Config, feed: Feed) -> TradingDesk:
+    from engine.errors import LiveTradingNotEnabled
+
+    if config.trading.mode != "paper":
+        raise LiveTradingNotEnabled(
+            f'{config.source_file or "config"}: trading.mode = "{config.trading.mode}" is not available yet',
+            hint='use mode = "paper"')
+    data_dir = config.data_dir() / "paper" / config.data.source  # one paper account per data source
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return TradingDesk.paper(data_dir, config.trading, config.risk, symbols=feed.symbols, timeframe=feed.timeframe)
+
+
+def build_engine(config: Config, *, feed: Feed | None = None, with_monitor: bool = True,
+                 with_desk: bool = True) -> Engine:
     from engine.threads import cap_threads
 
     cap_threads(config.engine.threads)
@@ -72,4 +93,6 @@ def build_engine(config: Config, *, feed: Feed | None = None, with_monitor: bool
         from engine.monitor import Monitor
 
         monitor = Monitor(slow_interval=config.monitor.slow_interval_seconds)
-    return Engine(config, feed=feed or build_feed(config), models=models, monitor=monitor, retrain_every=retrain)
+    feed = feed or build_feed(config)
+    return Engine(config, feed=feed, models=models, monitor=monitor, retrain_every=retrain,
+                  hub=build_hub(config, feed.symbols), desk=build_desk(config, feed) if with_desk else None)

@@ -108,7 +108,9 @@ def bench_engine(label: str, config: Config, feed, bars: int) -> BenchResult:  #
                        {"bars": summary.bars, "prepare_seconds": round(prepare_s, 3), "model_mean_ms": model_ms})
 
 
-def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: bool = False) -> int:
+def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: bool = False,
+              quick: bool = False) -> int:
+    """Measure and print. `quick` uses tiny models and fewer repeats (a smoke run, not a measurement to quote)."""
     from engine.data.embedded import load_embedded
     from engine.data.replay import ReplayFeed
     from engine.data.synthetic import synthetic_panel
@@ -123,11 +125,24 @@ def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: b
     synthetic = synthetic_panel(symbols, 2000, seed=config.engine.seed)
     results += bench_features(f"synthetic{symbols}", synthetic)
 
+    ensemble = config.models.ensemble
+    if quick:
+        ensemble = dataclasses.replace(ensemble, tiny=True, train_bars=min(ensemble.train_bars, 1000))
+    config = dataclasses.replace(config, models=dataclasses.replace(config.models, ensemble=ensemble))
     small = dataclasses.replace(config, models=dataclasses.replace(
-        config.models, baseline=dataclasses.replace(config.models.baseline, train_bars=1500)))
+        config.models, ensemble=dataclasses.replace(ensemble, train_bars=min(ensemble.train_bars, 300))))
+    log("timing one engine cycle (ensemble of "
+        f"{len(ensemble.members) or 'all'} members{' (tiny)' if ensemble.tiny else ''})…")
     results.append(bench_engine("embedded", config, ReplayFeed(embedded, start=None, speed=0.0), bars))
     results.append(bench_engine(f"synthetic{symbols}", small,
                                 ReplayFeed(synthetic, start=synthetic.n_bars - bars, speed=0.0), bars))
+    if ensemble.enabled:
+        from engine.bench_ensemble import bench_ensemble
+
+        log("timing ensemble training and batch-vs-loop prediction…")
+        results += bench_ensemble(symbols, tiny=ensemble.tiny, names=ensemble.members or None,
+                                  train_bars=ensemble.train_bars, loop_symbols=10 if quick else 50,
+                                  repeats=2 if quick else 5, seed=config.engine.seed)
     for r in results:
         log(_row(r))
     if as_json:
@@ -137,4 +152,4 @@ def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: b
 
 def _row(r: BenchResult) -> str:
     rate = f"{r.throughput:,.0f} {r.unit}/s" if r.throughput else "-"
-    return f"{r.name:<34} {r.symbols:>5} sym  {r.seconds * 1000:>10.3f} ms  {rate:>24}  rss {r.rss_mb:7.1f} MB"
+    return f"{r.name:<42} {r.symbols:>5} sym  {r.seconds * 1000:>10.3f} ms  {rate:>24}  rss {r.rss_mb:7.1f} MB"

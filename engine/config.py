@@ -103,26 +103,36 @@ class MonitorConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BaselineModelConfig:
+class EnsembleConfig:
     enabled: bool = True
+    members: tuple[str, ...] = ()
+    """Zoo members to run; empty = all of them (see `cockpit report`)."""
     horizon: int = 4
     """Bars ahead the label looks (4 × 30 min = 2 h on the embedded data)."""
-    train_bars: int = 4000
+    train_bars: int = 3000
     retrain_every: int = 500
     """Bars between walk-forward refits (in the background)."""
-    cost_bps: float = 20.0
-    """Round-trip cost a move must beat to count as "up" (fees + slippage)."""
+    cost_bps: float = 30.0
+    """Round-trip cost a move must beat to count as "up" (2 × (fee + slippage))."""
+    score_window: int = 0
+    """Scored predictions per member in the live scoreboard; 0 = 100 × symbols."""
+    min_scored: int = 50
+    """Live rows a member needs before its measured skill replaces its holdout prior."""
+    tiny: bool = False
+    """Much smaller members (tests, slow machines)."""
 
     def validate(self) -> None:
-        _at_least("models.baseline.horizon", self.horizon, 1)
-        _at_least("models.baseline.train_bars", self.train_bars, 100)
-        _at_least("models.baseline.retrain_every", self.retrain_every, 1)
-        _at_least("models.baseline.cost_bps", self.cost_bps, 0.0)
+        _at_least("models.ensemble.horizon", self.horizon, 1)
+        _at_least("models.ensemble.train_bars", self.train_bars, 100)
+        _at_least("models.ensemble.retrain_every", self.retrain_every, 1)
+        _at_least("models.ensemble.cost_bps", self.cost_bps, 0.0)
+        _at_least("models.ensemble.score_window", self.score_window, 0)
+        _at_least("models.ensemble.min_scored", self.min_scored, 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelsConfig:
-    baseline: BaselineModelConfig = field(default_factory=BaselineModelConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

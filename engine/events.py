@@ -215,6 +215,7 @@ class Votes(Event):
     final: tuple[float, ...]
     agreement: tuple[float, ...]
     horizon: int
+    equal_weight_fallback: bool = False
 
     @property
     def coalesce_key(self) -> str:

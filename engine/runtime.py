@@ -19,11 +19,25 @@ from typing import Callable, Sequence
 import numpy as np
 
 from engine.bus import EventBus
-from engine.commands import Command, PauseModel, ResumeModel, RetryModel, SetSpeed, SetSymbol, Shutdown
+from engine.commands import (
+    ApproveTrade,
+    Command,
+    PauseFamily,
+    PauseModel,
+    RejectTrade,
+    ResumeFamily,
+    ResumeModel,
+    RetryModel,
+    SetSpeed,
+    SetSymbol,
+    ShowJournal,
+    Shutdown,
+)
 from engine.config import Config
 from engine.data.feed import Feed
 from engine.data.panel import Bar
 from engine.data.window import RollingPanel
+from engine.errors import CockpitError
 from engine.events import (
     Candles,
     CommandRejected,
@@ -38,7 +52,9 @@ from engine.events import (
 )
 from engine.features import FeatureSpec, IncrementalFeatures, compute_features
 from engine.models.protocol import FeatureBatch, History, Model, ModelContext
+from engine.signals_hub import SignalHub, contributions
 from engine.slot import ModelSlot
+from engine.trading.desk import TradingDesk
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +83,8 @@ class Engine:
     """The headless engine. The app only subscribes to events and submits commands."""
 
     def __init__(self, config: Config, *, feed: Feed, models: Sequence[Model] = (),
-                 monitor: object | None = None, retrain_every: dict[str, int] | None = None) -> None:
+                 monitor: object | None = None, retrain_every: dict[str, int] | None = None,
+                 hub: SignalHub | None = None, desk: TradingDesk | None = None) -> None:
         self.config = config
         self.feed = feed
         self.symbols: tuple[str, ...] = feed.symbols
@@ -85,6 +102,8 @@ class Engine:
         self.model_names: tuple[tuple[str, str], ...] = tuple((s.name, s.family) for s in self.slots)
         self._retrain_every = dict(retrain_every or {})
         self._monitor = monitor
+        self.hub = hub
+        self.desk = desk
         train_need = max([getattr(m, "train_bars", 0) + getattr(m, "horizon", 0) for m in models] or [0])
         self._window = RollingPanel(self.symbols, self.timeframe, max(train_need + 64, config.engine.chart_bars, 256),
                                     source=feed.source, synthetic=feed.synthetic)
@@ -133,6 +152,8 @@ class Engine:
             if slot.state != ModelState.STOPPED:
                 slot.stop()
         self.feed.close()
+        if self.desk is not None:
+            self.desk.close()
 
     @property
     def stopped(self) -> bool:
@@ -149,6 +170,10 @@ class Engine:
         self._features = IncrementalFeatures.from_history(self._window.snapshot(), _spec())
         self._publish(LogMessage(source="engine", level="info",
                                  message=f"{len(self.symbols)} symbols · {history.n_bars} history bars · {self.source}"))
+        if self.desk is not None:
+            for event in self.desk.start():
+                self._publish(event)
+            self._publish(self.desk.snapshot())
         for slot in self.slots:
             self._refits.put(slot)
         if self._synchronous:
@@ -191,6 +216,9 @@ class Engine:
         t0 = time.perf_counter()
         self.cycle += 1
         self._window.append(bar)
+        if self.desk is not None:
+            for event in self.desk.on_bar(bar, self.cycle):
+                self._publish(event)
         values = self._features.update(bar)
         t_feat = time.perf_counter()
         batch = FeatureBatch(cycle=self.cycle, ts=bar.ts, symbols=self.symbols, names=self._features.names,
@@ -208,6 +236,14 @@ class Engine:
             timings.append((slot.name, ms))
         for event in events:
             self._publish(event)
+        if self.hub is not None:
+            for event in self.hub.on_cycle(self.cycle, bar, events, self.slots):
+                self._publish(event)
+            votes = self.hub.last_votes
+            if self.desk is not None and votes is not None and votes.cycle == self.cycle:
+                for event in self.desk.propose(self.cycle, bar.ts, self.symbols, np.asarray(votes.final),
+                                               contributions(votes), bar.close):
+                    self._publish(event)
         self._schedule_refits()
         self._publish_statuses()
         self._publish_candles(bar)
@@ -291,6 +327,16 @@ class Engine:
             else:
                 self._wake_trainer.set()
             return None
+        if isinstance(command, (PauseFamily, ResumeFamily)):
+            members = [s for s in self.slots if s.family == command.family]
+            if not members:
+                families = ", ".join(sorted({s.family for s in self.slots})) or "none"
+                return f'no models of family "{command.family}" (families: {families})'
+            for slot in members:
+                (slot.pause if isinstance(command, PauseFamily) else slot.resume)()
+            return None
+        if isinstance(command, (ApproveTrade, RejectTrade, ShowJournal)):
+            return self._apply_trading(command)
         if isinstance(command, SetSymbol):
             if command.symbol not in self.symbols:
                 return f'"{command.symbol}" is not on the watchlist ({", ".join(self.symbols[:10])}…)'
@@ -311,6 +357,22 @@ class Engine:
             return None
         return f"unknown command {type(command).__name__}"
 
+    def _apply_trading(self, command: Command) -> str | None:
+        if self.desk is None:
+            return "trading is off in this engine"
+        try:
+            if isinstance(command, ApproveTrade):
+                events = self.desk.approve(command.proposal_id)
+            elif isinstance(command, RejectTrade):
+                events = self.desk.reject(command.proposal_id, command.reason)
+            else:
+                events = [self.desk.journal(command.limit)]  # type: ignore[attr-defined]
+        except CockpitError as exc:
+            return str(exc)
+        for event in events:
+            self._publish(event)
+        return None
+
     # -- threads --------------------------------------------------------------
     def _publish(self, event: Event) -> None:
         self._bus.publish(event)
@@ -322,6 +384,9 @@ class Engine:
             self.prepare()
             while not self._stop.is_set():
                 self.apply_commands()
+                if self.desk is not None:
+                    for event in self.desk.expire():
+                        self._publish(event)
                 bar = self.feed.next_bar(timeout=0.1)
                 if bar is not None:
                     self.step(bar)

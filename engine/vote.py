@@ -111,4 +111,4 @@ class EnsembleVoter:
                 scored=row.scored if row is not None else 0, trained_at_cycle=member.trained_at_cycle))
         return Votes(source=self.source, cycle=cycle, ts=ts, symbols=tuple(symbols), members=tuple(rows),
                      final=tuple(result.final.tolist()), agreement=tuple(result.agreement.tolist()),
-                     horizon=self.horizon)
+                     horizon=self.horizon, equal_weight_fallback=result.fallback)

@@ -18,14 +18,19 @@ def write_config(tmp_path: Path, body: str) -> str:
     return str(path)
 
 
-def test_headless_run_on_the_embedded_data_prints_json(capsys):
-    assert main(["run", "--headless", "--bars", "30", "--json"]) == 0
+SMALL = '[models.ensemble]\nmembers = ["logreg", "lightgbm_small", "gaussian_nb"]\ntiny = true\ntrain_bars = 1500\n'
+
+
+def test_headless_run_on_the_embedded_data_prints_json(tmp_path, capsys):
+    assert main(["run", "--headless", "--bars", "30", "--json", "--config", write_config(tmp_path, SMALL)]) == 0
     out, err = capsys.readouterr()
     summary = json.loads(out)
     assert summary["bars"] == 30 and summary["symbols"] == ["BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "EOS/USD"]
     assert summary["first"].startswith("2019-06-01")
-    (model,) = summary["models"]
-    assert model["name"] == "logreg" and model["predictions"] == 30 and "holdout" in model["holdout"]
+    names = [m["name"] for m in summary["models"]]
+    assert names == ["logreg", "lightgbm_small", "gaussian_nb"]
+    for model in summary["models"]:
+        assert model["family"] == "ensemble" and model["predictions"] == 30 and "holdout" in model["holdout"]
     assert "warming up" in err
 
 
@@ -37,7 +42,8 @@ def test_headless_run_on_the_users_files(tmp_path, capsys):
     frame.to_csv(tmp_path / "AAA-USD.csv", index=False)
     frame.assign(close=closes * 1.002, high=closes * 1.012).to_parquet(tmp_path / "BBB-USD.parquet")
     cfg = write_config(tmp_path, f'[data]\nsource = "files"\nfiles = ["{tmp_path}/AAA-USD.csv", "{tmp_path}/BBB-USD.parquet"]\n'
-                                 '[replay]\nstart = ""\n[models.baseline]\ntrain_bars = 500\nhorizon = 2\n')
+                                 '[replay]\nstart = ""\n[models.ensemble]\nmembers = ["logreg"]\ntiny = true\n'
+                                 'train_bars = 500\nhorizon = 2\n')
     assert main(["run", "--headless", "--bars", "10", "--json", "--config", cfg]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["symbols"] == ["AAA/USD", "BBB/USD"] and summary["bars"] == 10
@@ -51,12 +57,14 @@ def test_a_malformed_csv_row_stops_naming_file_and_row(tmp_path, capsys):
     assert "bad_number.csv" in err and "line " in err
 
 
-def test_bench_json_has_machine_and_measured_rows(capsys):
-    assert main(["bench", "--symbols", "20", "--bars", "20", "--json"]) == 0
+def test_bench_json_has_machine_and_measured_rows(tmp_path, capsys):
+    cfg = write_config(tmp_path, SMALL)
+    assert main(["bench", "--symbols", "20", "--bars", "20", "--json", "--quick", "--config", cfg]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["machine"]["cores"] >= 1
     names = {r["name"] for r in report["results"]}
-    assert {"features.batch.embedded", "engine.cycle.embedded", "engine.cycle.synthetic20"} <= names
+    assert {"features.batch.embedded", "engine.cycle.embedded", "engine.cycle.synthetic20",
+            "ensemble.train.total", "ensemble.predict.total"} <= names
     for row in report["results"]:
         assert {"name", "family", "symbols", "seconds", "rss_mb", "throughput", "unit"} <= row.keys()
         assert row["seconds"] > 0 and row["rss_mb"] > 0
