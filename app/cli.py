@@ -12,7 +12,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Sequence
 
-SUBCOMMANDS = ("tui", "run", "bench", "fetch")
+SUBCOMMANDS = ("tui", "run", "report", "bench", "fetch")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--bars", type=int, default=1000, help="bars to run (default 1000)")
     run.add_argument("--source", choices=("embedded", "files", "ccxt", "synthetic"), help="override [data] source")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+    report = sub.add_parser("report", help="walk-forward scoreboard of every model against its baselines")
+    common(report)
+    report.add_argument("--data", nargs="+", metavar="PATH",
+                        help="your own OHLCV files instead of the embedded data (CSV, Parquet, Feather)")
+    report.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    report.add_argument("--folds", type=int, default=5, help="walk-forward folds (default 5)")
+    report.add_argument("--max-bars", type=int, help="evaluate only the newest N bars")
+    report.add_argument("--quick", action="store_true", help="tiny models (a smoke run, not numbers to quote)")
 
     bench = sub.add_parser("bench", help="measure speed and memory per family")
     common(bench)
@@ -89,6 +98,8 @@ def _load(args: argparse.Namespace):  # noqa: ANN202 - engine.config.Config
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
+    if args.command == "report":
+        return _report(args)
     if args.command == "bench":
         from engine.bench import run_bench
 
@@ -180,6 +191,39 @@ def _print_summary(summary, engine) -> None:  # noqa: ANN001
             print(f"         {m['holdout']}")
         if m["error"]:
             print(f"         error: {m['error']}")
+
+
+def _report(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from engine.report import ReportSettings, build_report, format_report, zoo_provider
+    from engine.threads import cap_threads
+
+    cap_threads(config.engine.threads)
+    if args.data:
+        from engine.data.files import load_files
+
+        panel = load_files(args.data[0] if len(args.data) == 1 else args.data)
+    else:
+        from engine.data.embedded import load_embedded
+
+        panel = load_embedded(config.data.symbols or None)
+    e = config.models.ensemble
+    settings = ReportSettings(horizon=e.horizon, cost_bps=e.cost_bps, fee_bps=config.trading.fee_bps,
+                              slippage_bps=config.trading.slippage_bps, n_folds=args.folds,
+                              train_bars=e.train_bars, tiny=args.quick or e.tiny, seed=config.engine.seed,
+                              max_bars=args.max_bars)
+    providers = []
+    if e.enabled:
+        from engine.models.zoo import ZOO
+
+        specs = [spec for spec in ZOO if not e.members or spec.name in e.members]
+        providers.append(zoo_provider(specs, progress=lambda line: print(line, file=sys.stderr)))
+    report = build_report(panel, providers, settings)
+    if args.json:
+        print(json.dumps(report, allow_nan=False))
+    else:
+        print(format_report(report))
+    return 0
 
 
 def _fetch(args: argparse.Namespace) -> int:

@@ -85,3 +85,34 @@ def test_fetch_through_the_cli_against_the_loopback_exchange(tmp_path, capsys, m
         second = json.loads(capsys.readouterr().out)
         assert [s["rows"] for s in second["symbols"]] == [0, 0]
     assert (tmp_path / "home" / "cache" / "binance").is_dir()
+
+
+def test_report_json_lists_members_next_to_baselines(tmp_path, capsys):
+    cfg = write_config(tmp_path, '[models.ensemble]\nmembers = ["logreg", "gaussian_nb", "decision_tree"]\n'
+                                 'train_bars = 1000\n')
+    assert main(["report", "--json", "--quick", "--max-bars", "3000", "--folds", "2", "--config", cfg]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["data"]["symbols"] == ["BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "EOS/USD"]
+    assert [m["name"] for m in report["models"]] == ["logreg", "gaussian_nb", "decision_tree"]
+    for row in report["models"]:
+        assert row["family"] == "ensemble"
+        assert {"hit_rate", "brier", "auc"} <= row["metrics"].keys()
+        assert {"majority", "always_up", "buy_and_hold"} <= row["baselines"].keys()
+
+
+def test_report_on_the_users_file_names_a_bad_row(tmp_path, capsys):
+    assert main(["report", "--data", str(DATA / "candles" / "high_below_low.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "high_below_low.csv" in err and "line" in err
+
+
+@pytest.mark.slow
+def test_report_on_the_embedded_data_has_every_member(capsys):
+    assert main(["report", "--json", "--quick", "--max-bars", "4000", "--folds", "2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    members = [m for m in report["models"] if m["family"] == "ensemble"]
+    assert len(members) >= 12
+    for row in members:
+        assert row.get("error") is None, row
+        assert row["metrics"]["n_test"] > 0
+        assert row["baselines"]["majority"]["hit_rate"] is not None
