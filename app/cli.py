@@ -121,7 +121,8 @@ def _tui(args: argparse.Namespace) -> int:
     engine = build_engine(config)
     from app.cockpit import CockpitApp
 
-    app = CockpitApp(engine, theme=args.theme or config.ui.theme, symbol=config.ui.symbol or None)
+    app = CockpitApp(engine, theme=args.theme or config.ui.theme, symbol=config.ui.symbol or None,
+                     speed=config.replay.speed)
     app.run()
     return app.return_code or 0
 
