@@ -25,7 +25,7 @@ def test_shipped_config_toml_equals_builtin_defaults():
         ("bad_value.toml", ["replay.speed", "at least 0"]),
         ("bad_choice.toml", ["data.source", '"embedded"']),
         ("not_toml.toml", ["not valid TOML"]),
-        ("nested_misspelled.toml", ["[models.baseline]", '"horizn"', '"horizon"']),
+        ("nested_misspelled.toml", ["[models.ensemble]", '"horizn"', '"horizon"']),
     ],
 )
 def test_bad_config_names_key_and_file(name, must_contain):
