@@ -62,9 +62,10 @@ def test_cockpit_in_tmux(tmp_path, size):
         time.sleep(3)
         assert tmux.screen() != later, "prices and gauges should keep moving"
         tmux.keys("?")
-        tmux.wait_for(lambda s: "quit" in s.lower() and "symbol" in s.lower(), 20, "the help screen")
+        tmux.wait_for(lambda s: "escape closes" in s and "Pause or resume" in s, 30, "the help screen")
         tmux.keys("Escape")
-        tmux.wait_for(lambda s: "PAPER" in s, 20, "the main screen again")
+        # wait for the help to close: a "q" sent right after ESC would read as alt+q
+        tmux.wait_for(lambda s: "escape closes" not in s and "PAPER" in s, 30, "the main screen again")
         tmux.keys("q")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not tmux.exit_file.exists():
