@@ -13,31 +13,17 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
 from engine.bus import EventBus
-from engine.commands import (
-    ApproveTrade,
-    Command,
-    PauseFamily,
-    PauseModel,
-    RejectTrade,
-    ResumeFamily,
-    ResumeModel,
-    RetryModel,
-    SetSpeed,
-    SetSymbol,
-    ShowJournal,
-    Shutdown,
-)
+from engine.command_router import apply_command
+from engine.commands import Command
 from engine.config import Config
 from engine.data.feed import Feed
 from engine.data.panel import Bar
 from engine.data.window import RollingPanel
-from engine.errors import CockpitError
 from engine.events import (
     Candles,
     CommandRejected,
@@ -47,36 +33,13 @@ from engine.events import (
     FeedEnded,
     LogMessage,
     ModelState,
-    ResourceSample,
-    SymbolSelected,
 )
 from engine.features import FeatureSpec, IncrementalFeatures, compute_features
 from engine.models.protocol import FeatureBatch, History, Model, ModelContext
 from engine.signals_hub import SignalHub, contributions
+from engine.run_summary import ModelRunStats, RunSummary, resource_sample
 from engine.slot import ModelSlot
 from engine.trading.desk import TradingDesk
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRunStats:
-    name: str
-    family: str
-    state: str
-    predictions: int
-    mean_ms: float | None
-    p95_ms: float | None
-    detail: str
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    bars: int
-    symbols: int
-    seconds: float
-    first_ts: int
-    last_ts: int
-    models: tuple[ModelRunStats, ...]
 
 
 class Engine:
@@ -265,11 +228,7 @@ class Engine:
             if not every or slot.fitting or slot.paused or slot.state != ModelState.RUNNING:
                 continue
             if self.cycle - (slot.trained_at_cycle or 0) >= every:
-                self._refits.put(slot)
-                if self._synchronous:
-                    self.train_pending()
-                else:
-                    self._wake_trainer.set()
+                self.request_fit(slot)
 
     def _publish_statuses(self) -> None:
         """Refresh every slot's timing in the UI, at most twice a second."""
@@ -306,76 +265,28 @@ class Engine:
             if reason:
                 self._publish(CommandRejected(source="engine", cycle=self.cycle, command_id=command.id, reason=reason))
 
-    def _slot(self, name: str) -> ModelSlot | None:
+    def _apply(self, command: Command) -> str | None:
+        return apply_command(self, command)
+
+    def slot(self, name: str) -> ModelSlot | None:
         return next((s for s in self.slots if s.name == name), None)
 
-    def _apply(self, command: Command) -> str | None:
-        if isinstance(command, (PauseModel, ResumeModel, RetryModel)):
-            slot = self._slot(command.name)
-            if slot is None:
-                known = ", ".join(s.name for s in self.slots) or "none"
-                return f'no model named "{command.name}" (models: {known})'
-            if isinstance(command, PauseModel):
-                return slot.pause()
-            if isinstance(command, ResumeModel):
-                return slot.resume()
-            if slot.state != ModelState.FAULTED:
-                return f"{slot.name} is {slot.state}, not faulted"
-            self._refits.put(slot)
-            if self._synchronous:
-                self.train_pending()
-            else:
-                self._wake_trainer.set()
-            return None
-        if isinstance(command, (PauseFamily, ResumeFamily)):
-            members = [s for s in self.slots if s.family == command.family]
-            if not members:
-                families = ", ".join(sorted({s.family for s in self.slots})) or "none"
-                return f'no models of family "{command.family}" (families: {families})'
-            for slot in members:
-                (slot.pause if isinstance(command, PauseFamily) else slot.resume)()
-            return None
-        if isinstance(command, (ApproveTrade, RejectTrade, ShowJournal)):
-            return self._apply_trading(command)
-        if isinstance(command, SetSymbol):
-            if command.symbol not in self.symbols:
-                return f'"{command.symbol}" is not on the watchlist ({", ".join(self.symbols[:10])}…)'
-            self.selected = command.symbol
-            self._publish(SymbolSelected(source="engine", cycle=self.cycle, symbol=command.symbol))
-            return None
-        if isinstance(command, SetSpeed):
-            set_speed = getattr(self.feed, "set_speed", None)
-            if set_speed is None:
-                return f"the {self.feed.source} feed has no replay speed"
-            set_speed(command.bars_per_second)
-            speed = "as fast as possible" if command.bars_per_second <= 0 else f"{command.bars_per_second:g} bars/s"
-            self._publish(LogMessage(source="engine", cycle=self.cycle, level="info", message=f"replay speed: {speed}"))
-            return None
-        if isinstance(command, Shutdown):
-            self._stop.set()
+    def request_fit(self, slot: ModelSlot) -> None:
+        """Queue a (re)fit or retry of `slot`; inline in synchronous mode."""
+        self._refits.put(slot)
+        if self._synchronous:
+            self.train_pending()
+        else:
             self._wake_trainer.set()
-            return None
-        return f"unknown command {type(command).__name__}"
 
-    def _apply_trading(self, command: Command) -> str | None:
-        if self.desk is None:
-            return "trading is off in this engine"
-        try:
-            if isinstance(command, ApproveTrade):
-                events = self.desk.approve(command.proposal_id)
-            elif isinstance(command, RejectTrade):
-                events = self.desk.reject(command.proposal_id, command.reason)
-            else:
-                events = [self.desk.journal(command.limit)]  # type: ignore[attr-defined]
-        except CockpitError as exc:
-            return str(exc)
-        for event in events:
-            self._publish(event)
-        return None
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake_trainer.set()
 
-    # -- threads --------------------------------------------------------------
-    def _publish(self, event: Event) -> None:
+    def publish(self, event: Event) -> None:
         self._bus.publish(event)
+
+    _publish = publish
 
     def _loop(self) -> None:
         try:
@@ -469,17 +380,3 @@ def _spec() -> FeatureSpec:
     return FeatureSpec()
 
 
-def resource_sample(reading: object, *, cycle: int = 0) -> ResourceSample:
-    """Wrap a monitor reading into the ResourceSample event."""
-    r = reading
-    throttle = getattr(r, "throttle", None)
-    return ResourceSample(
-        source="monitor", cycle=cycle,
-        cpu_percent=r.cpu_percent, cpu_percent_per_core=tuple(r.cpu_percent_per_core),  # type: ignore[attr-defined]
-        load_avg=r.load_avg, ram_total_mb=r.ram_total_mb, ram_available_mb=r.ram_available_mb,  # type: ignore[attr-defined]
-        ram_percent=r.ram_percent, process_rss_mb=r.process_rss_mb, swap_used_mb=r.swap_used_mb,  # type: ignore[attr-defined]
-        soc_temp_c=r.soc_temp_c, arm_clock_mhz=r.arm_clock_mhz,  # type: ignore[attr-defined]
-        throttle_now=tuple(throttle.active_flags()) if throttle is not None else None,
-        throttle_past=tuple(throttle.past_flags()) if throttle is not None else None,
-        sensors_note=getattr(r, "sensors_note", ""),
-    )
