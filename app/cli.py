@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--symbols", type=int, default=500, help="synthetic universe size (default 500)")
     bench.add_argument("--bars", type=int, default=200, help="engine cycles to time (default 200)")
     bench.add_argument("--json", action="store_true", help="print results as one JSON object")
+    bench.add_argument("--only", metavar="NAMES",
+                       help="comma-separated parts to measure: engine,ensemble,sentiment (default: all)")
     bench.add_argument("--quick", action="store_true", help="tiny models, few repeats: a smoke run, not numbers to quote")
 
     fetch = sub.add_parser("fetch", help="download history through ccxt into the local cache")
@@ -103,7 +105,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from engine.bench import run_bench
 
-        return run_bench(_load(args), symbols=args.symbols, bars=args.bars, as_json=args.json, quick=args.quick)
+        only = tuple(p.strip() for p in args.only.split(",")) if args.only else None
+        return run_bench(_load(args), symbols=args.symbols, bars=args.bars, as_json=args.json, quick=args.quick,
+                         only=only)
     if args.command == "fetch":
         return _fetch(args)
     return _tui(args)
@@ -219,6 +223,11 @@ def _report(args: argparse.Namespace) -> int:
 
         specs = [spec for spec in ZOO if not e.members or spec.name in e.members]
         providers.append(zoo_provider(specs, progress=lambda line: print(line, file=sys.stderr)))
+    sc = config.models.sentiment
+    if sc.enabled:
+        from engine.sentiment.evaluate import sentiment_provider
+
+        providers.append(sentiment_provider(model=sc.model, online=sc.online, threads=config.engine.threads))
     report = build_report(panel, providers, settings)
     if args.json:
         print(json.dumps(report, allow_nan=False))

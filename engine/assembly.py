@@ -62,6 +62,15 @@ def build_models(config: Config) -> tuple[list[Model], dict[str, int]]:
                                     cost_bps=e.cost_bps, tiny=e.tiny):
             models.append(member)
             retrain[member.name] = e.retrain_every
+    sc = config.models.sentiment
+    if sc.enabled:
+        from engine.sentiment.model import SentimentModel
+
+        models.append(SentimentModel(
+            "sentiment", model=sc.model, online=sc.online, feeds=sc.feeds, files=sc.files, sample=sc.sample,
+            poll_seconds=sc.poll_seconds, sample_every_minutes=sc.sample_every_minutes,
+            half_life_minutes=sc.half_life_minutes, max_age_minutes=sc.max_age_minutes, horizon=sc.horizon,
+            signal_gain=sc.signal_gain, batch_size=sc.batch_size, max_per_cycle=sc.max_per_cycle))
     return models, retrain
 
 

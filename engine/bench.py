@@ -108,8 +108,11 @@ def bench_engine(label: str, config: Config, feed, bars: int) -> BenchResult:  #
                        {"bars": summary.bars, "prepare_seconds": round(prepare_s, 3), "model_mean_ms": model_ms})
 
 
+PARTS = ("engine", "ensemble", "sentiment")
+
+
 def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: bool = False,
-              quick: bool = False) -> int:
+              quick: bool = False, only: tuple[str, ...] | None = None) -> int:
     """Measure and print. `quick` uses tiny models and fewer repeats (a smoke run, not a measurement to quote)."""
     from engine.data.embedded import load_embedded
     from engine.data.replay import ReplayFeed
@@ -117,13 +120,20 @@ def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: b
     from engine.threads import cap_threads
 
     cap_threads(config.engine.threads)
+    parts = only or PARTS
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        from engine.errors import ConfigError
+
+        raise ConfigError(f"bench: unknown part(s) {', '.join(unknown)}", hint="choose from " + ", ".join(PARTS))
     log = (lambda s: print(s, file=sys.stderr)) if as_json else print
     results: list[BenchResult] = []
 
     embedded = load_embedded()
-    results += bench_features("embedded", embedded)
     synthetic = synthetic_panel(symbols, 2000, seed=config.engine.seed)
-    results += bench_features(f"synthetic{symbols}", synthetic)
+    if "engine" in parts:
+        results += bench_features("embedded", embedded)
+        results += bench_features(f"synthetic{symbols}", synthetic)
 
     ensemble = config.models.ensemble
     if quick:
@@ -131,18 +141,24 @@ def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: b
     config = dataclasses.replace(config, models=dataclasses.replace(config.models, ensemble=ensemble))
     small = dataclasses.replace(config, models=dataclasses.replace(
         config.models, ensemble=dataclasses.replace(ensemble, train_bars=min(ensemble.train_bars, 300))))
-    log("timing one engine cycle (ensemble of "
-        f"{len(ensemble.members) or 'all'} members{' (tiny)' if ensemble.tiny else ''})…")
-    results.append(bench_engine("embedded", config, ReplayFeed(embedded, start=None, speed=0.0), bars))
-    results.append(bench_engine(f"synthetic{symbols}", small,
-                                ReplayFeed(synthetic, start=synthetic.n_bars - bars, speed=0.0), bars))
-    if ensemble.enabled:
+    if "engine" in parts:
+        log("timing one engine cycle (ensemble of "
+            f"{len(ensemble.members) or 'all'} members{' (tiny)' if ensemble.tiny else ''})…")
+        results.append(bench_engine("embedded", config, ReplayFeed(embedded, start=None, speed=0.0), bars))
+        results.append(bench_engine(f"synthetic{symbols}", small,
+                                    ReplayFeed(synthetic, start=synthetic.n_bars - bars, speed=0.0), bars))
+    if ensemble.enabled and "ensemble" in parts:
         from engine.bench_ensemble import bench_ensemble
 
         log("timing ensemble training and batch-vs-loop prediction…")
         results += bench_ensemble(symbols, tiny=ensemble.tiny, names=ensemble.members or None,
                                   train_bars=ensemble.train_bars, loop_symbols=10 if quick else 50,
                                   repeats=2 if quick else 5, seed=config.engine.seed)
+    if config.models.sentiment.enabled and "sentiment" in parts:
+        from engine.sentiment.bench_sentiment import bench_sentiment
+
+        log("timing headline sentiment (MiniLM, in a subprocess for a clean RSS figure)…")
+        results += bench_sentiment(threads=config.engine.threads, repeats=1 if quick else 3)
     for r in results:
         log(_row(r))
     if as_json:

@@ -131,8 +131,40 @@ class EnsembleConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SentimentConfig:
+    enabled: bool = True
+    model: str = "minilm"
+    """"minilm" (shipped offline) or a Hugging Face sequence-classification name/directory."""
+    online: bool = False
+    """False sets HF_HUB_OFFLINE=1: nothing is ever downloaded."""
+    feeds: tuple[str, ...] = ()
+    """RSS/Atom URLs (need a network)."""
+    poll_seconds: float = 300.0
+    files: tuple[str, ...] = ()
+    """JSONL/CSV files of timestamped headlines."""
+    sample: bool = True
+    """With no feed or file: the labelled sample feed (shown as "sample", never traded)."""
+    sample_every_minutes: float = 120.0
+    half_life_minutes: float = 360.0
+    """Per-symbol sentiment halves every this many minutes of market time."""
+    max_age_minutes: float = 1440.0
+    horizon: int = 4
+    signal_gain: float = 0.2
+    max_per_cycle: int = 64
+    batch_size: int = 32
+
+    def validate(self) -> None:
+        _at_least("models.sentiment.poll_seconds", self.poll_seconds, 1.0)
+        _at_least("models.sentiment.half_life_minutes", self.half_life_minutes, 1.0)
+        _at_least("models.sentiment.horizon", self.horizon, 1)
+        _at_least("models.sentiment.batch_size", self.batch_size, 1)
+        _at_least("models.sentiment.max_per_cycle", self.max_per_cycle, 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelsConfig:
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+    sentiment: SentimentConfig = field(default_factory=SentimentConfig)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -213,7 +213,8 @@ def format_report(report: dict[str, Any]) -> str:
     if not models:
         return "\n".join(lines + ["no models to report"])
 
-    ok = [m for m in models if not m.get("error")]
+    ok = [m for m in models if not m.get("error") and "hit_rate" in m["metrics"]]
+    others = [m for m in models if not m.get("error") and "hit_rate" not in m["metrics"]]
     cls_rows, trade_rows = [], []
     for m in ok:
         mt, bl = m["metrics"], m.get("baselines", {})
@@ -239,11 +240,17 @@ def format_report(report: dict[str, Any]) -> str:
                          "trades", "costs"], trade_rows)
         lines.append("")
 
+    for m in others:
+        lines += _family_block(m)
     shared = [n for n in ok[0].get("notes", []) if all(n in m.get("notes", []) for m in ok)] if len(ok) > 1 else []
     lines.append("Verdict (beating a baseline here is a measurement, not a promise)")
     for m in models:
         if m.get("error"):
             lines.append(f"  {m['name']}: FAILED — {m['error']}")
+            continue
+        if m in others:
+            lines.append(f"  {m['name']}: " + "; ".join(_generic_verdicts(m)))
+            lines += [f"      note: {n}" for n in m.get("notes", [])]
             continue
         mt, bl = m["metrics"], m.get("baselines", {})
         maj, bh = bl.get("majority", {}), bl.get("buy_and_hold", {})
@@ -259,3 +266,38 @@ def format_report(report: dict[str, Any]) -> str:
         lines += [f"      note: {n}" for n in m.get("notes", []) if n not in shared]
     lines += [f"  note (every model): {n}" for n in shared]
     return "\n".join(lines)
+
+
+_LOWER_IS_BETTER = ("mae", "rmse", "brier", "loss", "drawdown", "error", "ece")
+
+
+def _lower_is_better(key: str) -> bool:
+    return any(word in key for word in _LOWER_IS_BETTER)
+
+
+def _shared_metrics(m: dict[str, Any]) -> list[str]:
+    """Numeric metric keys that at least one baseline also reports."""
+    metrics, baselines = m["metrics"], m.get("baselines", {})
+    return [k for k, v in metrics.items()
+            if isinstance(v, (int, float)) and any(k in b for b in baselines.values())]
+
+
+def _family_block(m: dict[str, Any]) -> list[str]:
+    """A small table for a family whose metrics are not classification hit rates."""
+    baselines = m.get("baselines", {})
+    keys = _shared_metrics(m)
+    if not keys:
+        return [f"{m['name']} [{m['family']}]: " + ", ".join(f"{k} {v}" for k, v in m["metrics"].items()), ""]
+    rows = [[k, _f(m["metrics"].get(k), ".4f")] + [_f(b.get(k), ".4f") for b in baselines.values()] for k in keys]
+    return [f"{m['name']} [{m['family']}] against its baselines"] + _table(["metric", "model", *baselines], rows) + [""]
+
+
+def _generic_verdicts(m: dict[str, Any]) -> list[str]:
+    said = []
+    for key in _shared_metrics(m):
+        for base_name, base in m.get("baselines", {}).items():
+            verdict = _compare(key, m["metrics"].get(key), base.get(key), base_name,
+                               lower_is_better=_lower_is_better(key), spec=".4f")
+            if verdict:
+                said.append(verdict)
+    return said or ["no comparable metrics"]

@@ -18,7 +18,8 @@ def write_config(tmp_path: Path, body: str) -> str:
     return str(path)
 
 
-SMALL = '[models.ensemble]\nmembers = ["logreg", "lightgbm_small", "gaussian_nb"]\ntiny = true\ntrain_bars = 1500\n'
+SMALL = ('[models.ensemble]\nmembers = ["logreg", "lightgbm_small", "gaussian_nb"]\ntiny = true\ntrain_bars = 1500\n'
+         '[models.sentiment]\nenabled = false\n')
 
 
 def test_headless_run_on_the_embedded_data_prints_json(tmp_path, capsys):
@@ -43,7 +44,7 @@ def test_headless_run_on_the_users_files(tmp_path, capsys):
     frame.assign(close=closes * 1.002, high=closes * 1.012).to_parquet(tmp_path / "BBB-USD.parquet")
     cfg = write_config(tmp_path, f'[data]\nsource = "files"\nfiles = ["{tmp_path}/AAA-USD.csv", "{tmp_path}/BBB-USD.parquet"]\n'
                                  '[replay]\nstart = ""\n[models.ensemble]\nmembers = ["logreg"]\ntiny = true\n'
-                                 'train_bars = 500\nhorizon = 2\n')
+                                 'train_bars = 500\nhorizon = 2\n[models.sentiment]\nenabled = false\n')
     assert main(["run", "--headless", "--bars", "10", "--json", "--config", cfg]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["symbols"] == ["AAA/USD", "BBB/USD"] and summary["bars"] == 10
@@ -59,7 +60,8 @@ def test_a_malformed_csv_row_stops_naming_file_and_row(tmp_path, capsys):
 
 def test_bench_json_has_machine_and_measured_rows(tmp_path, capsys):
     cfg = write_config(tmp_path, SMALL)
-    assert main(["bench", "--symbols", "20", "--bars", "20", "--json", "--quick", "--config", cfg]) == 0
+    assert main(["bench", "--symbols", "20", "--bars", "20", "--json", "--quick", "--only", "engine,ensemble",
+                 "--config", cfg]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["machine"]["cores"] >= 1
     names = {r["name"] for r in report["results"]}
@@ -89,7 +91,7 @@ def test_fetch_through_the_cli_against_the_loopback_exchange(tmp_path, capsys, m
 
 def test_report_json_lists_members_next_to_baselines(tmp_path, capsys):
     cfg = write_config(tmp_path, '[models.ensemble]\nmembers = ["logreg", "gaussian_nb", "decision_tree"]\n'
-                                 'train_bars = 1000\n')
+                                 'train_bars = 1000\n[models.sentiment]\nenabled = false\n')
     assert main(["report", "--json", "--quick", "--max-bars", "3000", "--folds", "2", "--config", cfg]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["data"]["symbols"] == ["BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "EOS/USD"]
@@ -107,11 +109,15 @@ def test_report_on_the_users_file_names_a_bad_row(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_report_on_the_embedded_data_has_every_member(capsys):
+def test_report_on_the_embedded_data_has_every_family(capsys):
     assert main(["report", "--json", "--quick", "--max-bars", "4000", "--folds", "2"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    report = json.loads(out)
     members = [m for m in report["models"] if m["family"] == "ensemble"]
     assert len(members) >= 12
+    (sentiment,) = [m for m in report["models"] if m["family"] == "sentiment"]
+    assert {"vader", "majority"} <= sentiment["baselines"].keys()
+    assert sentiment["metrics"]["accuracy"] > sentiment["baselines"]["majority"]["accuracy"]
     for row in members:
         assert row.get("error") is None, row
         assert row["metrics"]["n_test"] > 0

@@ -99,7 +99,8 @@ class SentimentPane(Vertical):
         markup = "[b]$model[/] [$muted]· $feeds · $count headlines$backlog[/]"
         if sample_only:
             markup += " [$warning]sample feed: shown, never traded[/]"
-        backlog = f" · backlog {s.backlog}" if s and s.backlog else ""
+        backlog = (f" · backlog {s.backlog}" if s and s.backlog else "") + \
+            (f" · {fmt.count(s.dropped)} dropped" if s and s.dropped else "")
         update(self.query_one("#sentiment-model", Static), Content.from_markup(
             markup, model=self._model or "loading…", feeds=feeds or "no feed yet",
             count=fmt.count(s.headlines if s else self._count), backlog=backlog))

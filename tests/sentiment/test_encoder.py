@@ -12,7 +12,8 @@ import pytest
 from engine.errors import ModelError
 from engine.sentiment.encoder import HubClassifier, label_order, mean_pool
 from engine.sentiment.evaluate import heldout_scores
-from engine.sentiment.model import SentimentModel, build_scorer
+from engine.sentiment.model import SentimentModel
+from engine.sentiment.scorers import build_scorer
 
 # Measured on the held-out split (234 headlines): accuracy 0.748 vs majority 0.342,
 # macro-F1 0.748 vs VADER 0.546. The margins asserted leave room for float noise.
@@ -41,7 +42,7 @@ def offline():
 
 @pytest.fixture(scope="module")
 def scorer(offline):
-    scorer = build_scorer("minilm", threads=2)
+    scorer = build_scorer("minilm", threads=1)
     scorer.load()
     return scorer
 
@@ -72,7 +73,7 @@ def test_model_scores_sample_headlines_and_emits_no_signal(scorer, tmp_path):
 
     model = SentimentModel(sample=True, sample_every_minutes=30.0)
     model.attach_scorer(scorer)
-    model.warmup(ModelContext(checkpoint_dir=str(tmp_path), threads=2))
+    model.warmup(ModelContext(checkpoint_dir=str(tmp_path), threads=1))
     panel = synthetic_panel(1, 4)
     progress = list(model.fit(History(panel=panel, features=np.zeros((1, 4, 0)), names=())))
     assert progress[-1].message == "head from head_minilm.json"
@@ -106,3 +107,28 @@ def test_mean_pool_ignores_padding_and_label_mapping():
     assert label_order({0: "Bearish", 1: "Bullish"}) == [0, -1, 1]
     with pytest.raises(ModelError, match="LABEL_0"):
         label_order({0: "LABEL_0", 1: "LABEL_1"})
+
+
+def test_hub_classifier_runs_a_local_sequence_classification_model(tmp_path, offline):
+    """The same transformers path as a FinBERT, on a tiny random model saved to a directory."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from engine.sentiment.encoder import bundled_model_path
+
+    AutoTokenizer.from_pretrained(str(bundled_model_path()), local_files_only=True).save_pretrained(tmp_path)
+    labels = {0: "positive", 1: "negative", 2: "neutral"}
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=3, id2label=labels, label2id={v: k for k, v in labels.items()})
+    torch.manual_seed(0)
+    raw = BertForSequenceClassification(config).eval()
+    raw.save_pretrained(tmp_path)
+    classifier = HubClassifier(str(tmp_path))
+    classifier.load()
+    probs = classifier.score(["Bitcoin climbs", "Ether slides on heavy volume"], batch_size=1)
+    assert probs.shape == (2, 3) and np.allclose(probs.sum(axis=1), 1.0)
+    tokens = classifier._tokenizer(["Bitcoin climbs"], return_tensors="pt")
+    with torch.inference_mode():
+        expected = torch.softmax(raw(**tokens).logits, dim=-1)[0].numpy()
+    assert np.allclose(probs[0], expected[[1, 2, 0]], atol=1e-5)  # reordered to negative, neutral, positive
+    assert offline == []

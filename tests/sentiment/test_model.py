@@ -164,3 +164,11 @@ def test_not_ready_before_fit(keyword_scorer):
     model.attach_scorer(keyword_scorer)
     with pytest.raises(NotReadyError):
         model.predict(batch(1, T0))
+
+
+def test_a_full_backlog_drops_the_oldest_and_says_so(keyword_scorer, tmp_path):
+    rows = [(T0 - i * 10**9, f"Ether note {i}") for i in range(30)]
+    path = write_jsonl(tmp_path / "flood.jsonl", rows)
+    model = ready_model(keyword_scorer, tmp_path, files=[path], max_per_cycle=4, max_backlog=10)
+    (sentiment,) = of(run(model, 1), Sentiment)
+    assert sentiment.dropped == 20 and sentiment.backlog == 6 and sentiment.headlines == 4

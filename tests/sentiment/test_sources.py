@@ -149,3 +149,14 @@ def test_build_sources_uses_the_sample_feed_only_without_real_sources(tmp_path):
     (path := tmp_path / "n.jsonl").write_text("")
     names = [s.name for s in build_sources(feeds=["http://127.0.0.1:9/x.xml"], files=[str(path)])]
     assert names == ["rss:127.0.0.1", "file:n.jsonl"]
+
+
+def test_sample_subset_favours_coins_but_keeps_some_macro():
+    from engine.sentiment.dataset import load_headlines
+    from engine.sentiment.symbols import DEFAULT_ALIASES, SymbolMapper
+    from engine.sentiment.sources import sample_subset
+
+    texts = sample_subset()
+    assert set(texts) <= set(load_headlines().texts) and len(texts) >= 300
+    coins = sum(bool(SymbolMapper(tuple(DEFAULT_ALIASES)).bases(t)) for t in texts)
+    assert 0.4 <= coins / len(texts) < 1.0
