@@ -223,6 +223,14 @@ def _report(args: argparse.Namespace) -> int:
 
         specs = [spec for spec in ZOO if not e.members or spec.name in e.members]
         providers.append(zoo_provider(specs, progress=lambda line: print(line, file=sys.stderr)))
+    if config.models.forecast.enabled:
+        from engine.forecast.evaluate import forecast_provider
+
+        providers.append(forecast_provider)
+    if config.models.patterns.enabled:
+        from engine.patterns.evaluate import patterns_provider
+
+        providers.append(patterns_provider)
     sc = config.models.sentiment
     if sc.enabled:
         from engine.sentiment.evaluate import sentiment_provider

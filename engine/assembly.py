@@ -62,6 +62,18 @@ def build_models(config: Config) -> tuple[list[Model], dict[str, int]]:
                                     cost_bps=e.cost_bps, tiny=e.tiny):
             models.append(member)
             retrain[member.name] = e.retrain_every
+    fc = config.models.forecast
+    if fc.enabled:
+        from engine.forecast.lstm import LSTMForecaster
+
+        models.append(LSTMForecaster("lstm", **fc.params()))
+        retrain["lstm"] = fc.retrain_every
+    pc = config.models.patterns
+    if pc.enabled:
+        from engine.patterns.model import PatternModel
+
+        models.append(PatternModel("patterns", **pc.params()))
+        retrain["patterns"] = pc.retrain_every
     sc = config.models.sentiment
     if sc.enabled:
         from engine.sentiment.model import SentimentModel

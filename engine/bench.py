@@ -108,7 +108,7 @@ def bench_engine(label: str, config: Config, feed, bars: int) -> BenchResult:  #
                        {"bars": summary.bars, "prepare_seconds": round(prepare_s, 3), "model_mean_ms": model_ms})
 
 
-PARTS = ("engine", "ensemble", "sentiment")
+PARTS = ("engine", "ensemble", "forecast", "patterns", "sentiment")
 
 
 def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: bool = False,
@@ -154,6 +154,16 @@ def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: b
         results += bench_ensemble(symbols, tiny=ensemble.tiny, names=ensemble.members or None,
                                   train_bars=ensemble.train_bars, loop_symbols=10 if quick else 50,
                                   repeats=2 if quick else 5, seed=config.engine.seed)
+    if config.models.forecast.enabled and "forecast" in parts:
+        from engine.forecast.bench_forecast import bench_forecast
+
+        log("timing the LSTM forecaster: 500 symbols, fp32 vs int8…")
+        results += bench_forecast(symbols=symbols, threads=1, repeats=2 if quick else 5)
+    if config.models.patterns.enabled and "patterns" in parts:
+        from engine.patterns.bench_patterns import bench_patterns
+
+        log("timing the pattern CNN: render + classify 500 symbols, fp32 vs int8…")
+        results += bench_patterns(symbols, repeats=2 if quick else 7, threads=config.engine.threads)
     if config.models.sentiment.enabled and "sentiment" in parts:
         from engine.sentiment.bench_sentiment import bench_sentiment
 

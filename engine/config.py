@@ -162,9 +162,63 @@ class SentimentConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ForecastConfig:
+    enabled: bool = True
+    retrain_every: int = 1000
+    hours: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0)
+    """Forecast horizons in hours (converted to bars of the data's timeframe)."""
+    signal_hours: float = 2.0
+    """The horizon whose p(up > cost) joins the trading signals."""
+    window: int = 48
+    hidden: int = 32
+    layers: int = 1
+    dropout: float = 0.1
+    train_bars: int = 8000
+    epochs: int = 8
+    windows_per_epoch: int = 16384
+    cost_bps: float = 20.0
+
+    def validate(self) -> None:
+        _at_least("models.forecast.retrain_every", self.retrain_every, 1)
+
+    def params(self) -> dict[str, object]:
+        """The ForecastParams fields (everything but enabled/retrain_every)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ("enabled", "retrain_every")}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatternsConfig:
+    enabled: bool = True
+    retrain_every: int = 2000
+    """Bars between refreshes of the measured pattern → return study (the CNN itself is shipped)."""
+    horizon: int = 8
+    cost_bps: float = 20.0
+    min_confidence: float = 0.7
+    cooldown: int = 16
+    """Bars before the same pattern is reported again for a symbol."""
+    train_bars: int = 4000
+    study_stride: int = 8
+    precision: str = "fp32"
+    """"fp32" or "int8" (measured slower here: see `cockpit bench`)."""
+
+    def validate(self) -> None:
+        _at_least("models.patterns.retrain_every", self.retrain_every, 1)
+        _one_of("models.patterns.precision", self.precision, ("fp32", "int8"))
+        if not 0.0 < self.min_confidence <= 1.0:
+            raise ValueError(("models.patterns.min_confidence", f"must be in (0, 1], got {self.min_confidence}"))
+
+    def params(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ("enabled", "retrain_every")}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelsConfig:
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     sentiment: SentimentConfig = field(default_factory=SentimentConfig)
+    forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    patterns: PatternsConfig = field(default_factory=PatternsConfig)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,6 +332,12 @@ def _coerce(tp: Any, value: Any, key: tuple[str, ...], file: str) -> Any:
             raise ConfigError(f"{file}: {dotted} must be a string, got {_kind(value)}")
         return value
     if origin is tuple:
+        item = typing.get_args(tp)[0]
+        if item is float:
+            if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                      for v in value):
+                raise ConfigError(f"{file}: {dotted} must be a list of numbers, got {_kind(value)}")
+            return tuple(float(v) for v in value)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{file}: {dotted} must be a list of strings, got {_kind(value)}")
         return tuple(value)

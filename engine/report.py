@@ -268,6 +268,7 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_NOT_COMPARED = ("n_test", "n_train", "n_folds", "n_bars", "coverage", "band_bp", "trades", "turnover", "exposure")
 _LOWER_IS_BETTER = ("mae", "rmse", "brier", "loss", "drawdown", "error", "ece")
 
 
@@ -279,7 +280,7 @@ def _shared_metrics(m: dict[str, Any]) -> list[str]:
     """Numeric metric keys that at least one baseline also reports."""
     metrics, baselines = m["metrics"], m.get("baselines", {})
     return [k for k, v in metrics.items()
-            if isinstance(v, (int, float)) and any(k in b for b in baselines.values())]
+            if isinstance(v, (int, float)) and k not in _NOT_COMPARED and any(k in b for b in baselines.values())]
 
 
 def _family_block(m: dict[str, Any]) -> list[str]:

@@ -71,6 +71,7 @@ class Engine:
         self._window = RollingPanel(self.symbols, self.timeframe, max(train_need + 64, config.engine.chart_bars, 256),
                                     source=feed.source, synthetic=feed.synthetic)
         self._features: IncrementalFeatures | None = None
+        self._window_bars = max([int(getattr(m, "window_bars", 0)) for m in models] or [0])
         self.selected = config.ui.symbol if config.ui.symbol in self.symbols else self.symbols[0]
         self.cycle = 0
         self._last_candles_wall = 0.0
@@ -185,7 +186,8 @@ class Engine:
         values = self._features.update(bar)
         t_feat = time.perf_counter()
         batch = FeatureBatch(cycle=self.cycle, ts=bar.ts, symbols=self.symbols, names=self._features.names,
-                             values=values, valid=np.isfinite(values).all(axis=1))
+                             values=values, valid=np.isfinite(values).all(axis=1),
+                             window=self._window.snapshot(self._window_bars) if self._window_bars else None)
         events: list[Event] = []
         timings: list[tuple[str, float]] = []
         active = [s for s in self.slots if s.state == ModelState.RUNNING and not s.paused]

@@ -19,7 +19,8 @@ def write_config(tmp_path: Path, body: str) -> str:
 
 
 SMALL = ('[models.ensemble]\nmembers = ["logreg", "lightgbm_small", "gaussian_nb"]\ntiny = true\ntrain_bars = 1500\n'
-         '[models.sentiment]\nenabled = false\n')
+         '[models.sentiment]\nenabled = false\n[models.forecast]\nenabled = false\n'
+         '[models.patterns]\nenabled = false\n')
 
 
 def test_headless_run_on_the_embedded_data_prints_json(tmp_path, capsys):
@@ -91,7 +92,8 @@ def test_fetch_through_the_cli_against_the_loopback_exchange(tmp_path, capsys, m
 
 def test_report_json_lists_members_next_to_baselines(tmp_path, capsys):
     cfg = write_config(tmp_path, '[models.ensemble]\nmembers = ["logreg", "gaussian_nb", "decision_tree"]\n'
-                                 'train_bars = 1000\n[models.sentiment]\nenabled = false\n')
+                                 'train_bars = 1000\n[models.sentiment]\nenabled = false\n'
+                                 '[models.forecast]\nenabled = false\n[models.patterns]\nenabled = false\n')
     assert main(["report", "--json", "--quick", "--max-bars", "3000", "--folds", "2", "--config", cfg]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["data"]["symbols"] == ["BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "EOS/USD"]
@@ -118,6 +120,13 @@ def test_report_on_the_embedded_data_has_every_family(capsys):
     (sentiment,) = [m for m in report["models"] if m["family"] == "sentiment"]
     assert {"vader", "majority"} <= sentiment["baselines"].keys()
     assert sentiment["metrics"]["accuracy"] > sentiment["baselines"]["majority"]["accuracy"]
+    forecasts = [m for m in report["models"] if m["family"] == "forecast"]
+    assert {"lstm 1h", "lstm 4h"} <= {m["name"] for m in forecasts}
+    for row in forecasts:
+        assert row.get("error") is None, row
+    patterns = {m["name"]: m for m in report["models"] if m["family"] == "patterns"}
+    assert {"patterns cnn", "patterns real", "patterns signal"} <= patterns.keys()
+    assert all(row.get("error") is None for row in patterns.values())
     for row in members:
         assert row.get("error") is None, row
         assert row["metrics"]["n_test"] > 0

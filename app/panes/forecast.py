@@ -156,9 +156,8 @@ class ForecastChart(PlotextPlot):
 class ForecastPane(Vertical):
     """One forecaster's latest Forecast for the selected symbol and the watchlist."""
 
-    def __init__(self, *, symbols: tuple[str, ...], selected: str, model: str = "lstm") -> None:
+    def __init__(self, *, selected: str, model: str = "lstm") -> None:
         super().__init__(id="forecast")
-        self._symbols = symbols
         self._symbol = selected
         self._model = model
         self._forecast: Forecast | None = None
@@ -183,7 +182,6 @@ class ForecastPane(Vertical):
         if event.source != self._model:
             return  # another forecaster: this pane follows one model
         self._forecast = event
-        self._symbols = event.symbols or self._symbols
         self._paint()
 
     def show_candles(self, candles: Candles) -> None:
@@ -240,9 +238,10 @@ class ForecastPane(Vertical):
                 f"[$muted]$h[/] [${tone(mid)}]$mid[/] [$muted]$band[/]",
                 h=f"{hours:g}h".rjust(4), mid=_pct(mid).rjust(7), band=f"{_pct(lo)}…{_pct(hi)}"))
         p = event.p_up[i]
+        hours = dict(zip(event.horizons, event.horizon_hours)).get(event.signal_horizon, math.nan)
         lines.append(Content.from_markup(
-            f"[$muted]p(up {event.signal_horizon} bars > $cost)[/] [${'bull' if fmt.finite(p) and p > 0.5 else 'muted'}]"
-            "$p[/] [$muted]$band[/]", cost=f"{event.cost * 1e4:g}bp", p=fmt.probability(p), band=band))
+            f"[$muted]p(up $h > $cost)[/] [${'bull' if fmt.finite(p) and p > 0.5 else 'muted'}]$p[/] [$muted]$band[/]",
+            h=f"{hours:g}h", cost=f"{event.cost * 1e4:g}bp", p=fmt.probability(p), band=band))
         update(stats, Content("\n").join(lines))
 
     def _paint_movers(self) -> None:

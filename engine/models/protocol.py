@@ -66,6 +66,9 @@ class FeatureBatch:
     names: tuple[str, ...]
     values: np.ndarray
     valid: np.ndarray
+    window: CandlePanel | None = None
+    """The newest candles (as many bars as the most demanding model's `window_bars`), for
+    models that look at price shapes rather than feature rows (the pattern CNN)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -44,6 +44,7 @@ def test_metrics_of_a_perfect_and_a_zero_forecast():
     perfect = np.stack([y - 0.001, y, y + 0.001], axis=1)
     m = forecast_metrics(perfect, y, (0.1, 0.5, 0.9))
     assert m["mae_bp"] == 0 and m["direction"] == 1.0 and m["coverage"] == 1.0 and m["band_bp"] == pytest.approx(20)
+    assert m["coverage_error"] == pytest.approx(0.2) and m["pinball_loss_bp"] == pytest.approx(1.0 * 0.1 * 2 / 3 * 10)
     zero = forecast_metrics(np.zeros((4, 3)), y, (0.1, 0.5, 0.9), has_direction=False)
     assert zero["mae_bp"] == pytest.approx(175) and zero["direction"] == 0.5 and zero["coverage"] == 0.0
 
@@ -51,7 +52,8 @@ def test_metrics_of_a_perfect_and_a_zero_forecast():
 def test_walk_forward_rows_per_horizon_with_three_baselines():
     panel = planted_panel(n_symbols=3, n_bars=900)
     params = ForecastParams.from_mapping({**SMALL, "epochs": 4, "lr": 0.01, "windows_per_epoch": 1024})
-    ev = evaluate_forecasts(panel, params, n_folds=2, train_bars=500, embargo_bars=4, seed=1, threads=1)
+    ev = evaluate_forecasts(panel, params, n_folds=2, train_bars=500, embargo_bars=4, seed=1, threads=1,
+                            lgbm_estimators=20)
     assert ev.folds == 2 and set(ev.forecasts) == set(METHODS)
     assert all(q.shape == (len(ev.sym), 4, 3) for q in ev.forecasts.values())
     assert ev.bar.min() >= 900 - 2 * ((900 - 500 - 4 - 4) // 2)  # only test spans are scored
@@ -60,7 +62,8 @@ def test_walk_forward_rows_per_horizon_with_three_baselines():
     assert lstm["mae_bp"] < persistence["mae_bp"]  # the planted signal is learnable out of sample
 
 
-def test_report_provider_gives_a_row_per_horizon_and_a_signal_row():
+def test_report_provider_gives_a_row_per_horizon_and_a_signal_row(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the provider's thread cap; tiny nets gain nothing from more
     panel = noise_panel(n_symbols=2, n_bars=700)
     rows = forecast_provider(panel, ReportSettings(tiny=True, n_folds=2, train_bars=400, embargo_bars=2))
     assert all(isinstance(r, ModelReport) and r.error is None for r in rows), [r.error for r in rows]
@@ -69,7 +72,8 @@ def test_report_provider_gives_a_row_per_horizon_and_a_signal_row():
         d = row.to_dict()
         assert d["family"] == "forecast" and set(d["baselines"]) == {"persistence", "ema_drift", "lightgbm"}
         for metrics in (d["metrics"], *d["baselines"].values()):
-            assert {"mae_bp", "direction", "coverage", "band_bp", "pinball_bp", "n_test"} <= set(metrics)
+            assert {"mae_bp", "direction", "coverage", "coverage_error", "band_bp", "pinball_loss_bp",
+                    "n_test"} <= set(metrics)
             assert metrics["n_test"] > 0
     signal = rows[-1].to_dict()
     assert {"hit_rate", "brier", "auc", "sharpe"} <= set(signal["metrics"])

@@ -161,3 +161,23 @@ def test_probability_above_cost_from_the_quantiles():
     assert math.isnan(p[2])
     assert prob_above(q[:1], levels, z90)[0] == pytest.approx(0.1)  # the band's top end
     assert prob_above(q[:1], levels, -z90)[0] == pytest.approx(0.9)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class BatchWithRecent(FeatureBatch):
+    recent: np.ndarray  # (S, W, F) engine feature rows ending at this bar
+
+
+def test_a_batch_carrying_recent_rows_needs_no_ring():
+    panel = noise_panel(n_bars=700)
+    model, _ = fitted(panel.slice(0, 650), epochs=1)
+    block = history(panel)
+    base = batch_at(panel, 690)  # bars 650..689 never reached predict: the ring alone could not score
+    batch = BatchWithRecent(**{f.name: getattr(base, f.name) for f in dataclasses.fields(FeatureBatch)},
+                            recent=block.features[:, 691 - 30:691])
+    forecast, _ = model.predict(batch)
+    raw = input_rows(block.features, block.names)
+    rvol = bar_volatility(block.features, block.names)
+    n = panel.n_symbols
+    direct = model.forecast_windows(gather(raw, np.arange(n), np.full(n, 690), TINY["window"]), rvol[:, 690])
+    np.testing.assert_allclose(np.array(forecast.point), direct[:, :, 1], rtol=1e-5, atol=1e-9)

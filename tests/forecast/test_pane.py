@@ -51,7 +51,7 @@ class PaneApp(App[None]):
         return self._palettes.semantic_defaults()
 
     def compose(self) -> ComposeResult:
-        yield ForecastPane(symbols=SYMBOLS, selected="BTC/USD")
+        yield ForecastPane(selected="BTC/USD")
 
 
 def text(app: App, selector: str) -> str:

@@ -63,7 +63,7 @@ def test_verdict_says_no_edge_plainly_and_names_a_real_one():
     edge, sentence = verdict(_study(edge=False))
     assert not edge and sentence.startswith("NO EDGE")
     edge, sentence = verdict(_study(edge=True))
-    assert edge and "cnn bull_flag @4 bars" in sentence
+    assert edge and "cnn bull_flag @4 bars" in sentence and "OPPOSITE" not in sentence
     s = _study(edge=True)["by_horizon"]["4"]["cnn"]["bull_flag"]
     assert s["n"] == 100 and s["diff_ci95"][0] > 0 and math.isfinite(s["t"])
 
@@ -78,3 +78,19 @@ def test_bench_rows_are_family_patterns():
     assert all(r.family == "patterns" and r.symbols == 6 and r.seconds > 0 for r in rows)
     scan = next(r for r in rows if r.name == "patterns.scan.fp32")
     assert scan.extra["target_seconds"] == 0.5 and scan.extra["top1_agreement_with_fp32"] == 1.0
+
+
+def test_clustered_t_counts_a_common_move_once():
+    from engine.patterns.evaluate import clustered_t
+
+    rng = np.random.default_rng(3)
+    bars = np.repeat(np.arange(400), 5)  # 5 symbols per bar
+    market = np.repeat(rng.normal(0, 1.0, 400), 5)
+    y = market + rng.normal(0, 0.1, 2000)
+    mask = np.repeat(rng.random(400) < 0.2, 5)  # whole bars flagged: the flag only picks market draws
+    naive = abs(mask.sum() and (y[mask].mean() - y[~mask].mean()) /
+                np.sqrt(y[mask].var() / mask.sum() + y[~mask].var() / (~mask).sum()))
+    clustered = abs(clustered_t(y, mask, bars))
+    assert clustered < naive  # rows of one bar are one draw, not five
+    same = clustered_t(y, mask, np.arange(2000))
+    assert abs(abs(same) - naive) < 0.1 * naive + 0.05

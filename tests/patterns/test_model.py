@@ -19,8 +19,8 @@ from engine.patterns.metrics import classify_report
 from engine.patterns.model import PatternModel
 from engine.patterns.synthetic import CLASSES, generate
 
-MACRO_F1_FLOOR = 0.75
-"""The shipped checkpoint scored macro-F1 ≈ 0.9 on the held-out set; chance is 0.1. A wide-margin floor."""
+MACRO_F1_FLOOR = 0.80
+"""Measured with the shipped checkpoint: 0.972 on these 400 held-out windows (0.946 on 2000); chance ≈ 0.1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ def test_bad_checkpoint_file_names_the_file(tmp_path):
 
 def test_model_protocol_lifecycle(fitted):
     model, progress = fitted
-    assert isinstance(model, Model) and str(model.family) == "patterns"
+    assert isinstance(model, Model) and str(model.family) == "patterns" and model.window_bars == 64
     assert progress[-1].done == progress[-1].total and "base p(up)" in progress[-1].message
     assert model.ready and model.skill_ is not None and 0.0 < model.skill_.base_rate < 1.0
     assert "macro-F1" in model.describe()
