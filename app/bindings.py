@@ -8,6 +8,7 @@ bindings themselves, and a user keymap can override any key by id
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from textual.binding import Binding
 
@@ -25,7 +26,17 @@ def speed_index(bars_per_second: float | None) -> int:
     return min(rungs)[1]
 
 
-def global_bindings() -> list[Binding]:
+def tab_bindings(tabs: Sequence[tuple[str, str]]) -> list[Binding]:
+    """Keys 1..9 open the tabs, in order; `tabs` are (id, title) pairs."""
+    return [
+        Binding(str(n), f"show_tab('{tab_id}')", title, id=f"cockpit.tab.{tab_id}", show=False,
+                tooltip=f"Show the {title} tab")
+        for n, (tab_id, title) in enumerate(tabs[:9], start=1)
+    ]
+
+
+def global_bindings(tabs: Sequence[tuple[str, str]] = ()) -> list[Binding]:
+    """Every global key; `tabs` (id, title) add the number keys that switch tabs."""
     return [
         Binding("question_mark", "help", "Help", id="cockpit.help", key_display="?",
                 tooltip="List every key"),
@@ -38,10 +49,15 @@ def global_bindings() -> list[Binding]:
                 key_display="]", show=False, tooltip="Next symbol on the watchlist"),
         Binding("space", "toggle_pause", "Pause/resume", id="cockpit.toggle-pause",
                 tooltip="Pause or resume the highlighted model"),
+        Binding("P", "toggle_family", "Pause family", id="cockpit.toggle-family", key_display="P", show=False,
+                tooltip="Pause or resume the highlighted model's whole family"),
         Binding("r", "retry", "Retry", id="cockpit.retry", tooltip="Retry the highlighted faulted model"),
+        Binding("j", "journal", "Journal", id="cockpit.journal",
+                tooltip="Every proposal's outcome and why"),
         Binding("plus", "speed(1)", "Faster", id="cockpit.faster", key_display="+",
                 tooltip="Replay more bars per second"),
         Binding("minus", "speed(-1)", "Slower", id="cockpit.slower", key_display="-",
                 tooltip="Replay fewer bars per second"),
         Binding("t", "cycle_theme", "Theme", id="cockpit.theme", tooltip="Switch colour theme"),
+        *tab_bindings(tabs),
     ]

@@ -4,6 +4,9 @@ The app never decides an outcome itself: a key press submits a command and
 the panes change when the engine's event confirms it (model states), except
 the symbol on screen, which switches at once because it is a view choice; the
 engine's SymbolSelected confirms it and a CommandRejected reverts it.
+Trade proposals wait in a FIFO queue and open one confirm dialog at a time,
+only over the main screen; the app never approves on its own, and the
+engine's ProposalResolved closes a dialog it decided first (a timeout).
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 import difflib
 import time
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
+from functools import partial
 
 from textual.app import App
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable
 
@@ -21,12 +26,35 @@ import themes
 from app import format as fmt
 from app.bindings import SPEEDS, global_bindings, speed_index
 from app.bridge import EngineLike, EventBridge, EventsReady
+from app.panes.ensemble import FAMILY as ENSEMBLE_FAMILY
+from app.panes.ensemble import EnsemblePane
+from app.panes.models import ModelsPane
 from app.panes.quote import quote
-from app.screens.help import HelpScreen, key_sections
-from app.screens.main import MainScreen
+from app.screens.confirm_trade import (
+    APPROVE,
+    REJECT,
+    ConfirmTradeScreen,
+    ProposalQueue,
+    describe_proposal,
+)
+from app.screens.help import HelpScreen, key_rows, key_sections
+from app.screens.journal import JournalScreen
+from app.screens.main import MainScreen, tab_titles
 from app.screens.symbols import SymbolScreen
 from app.theming import load_palettes
-from engine.commands import Command, PauseModel, ResumeModel, RetryModel, SetSpeed, SetSymbol
+from engine.commands import (
+    ApproveTrade,
+    Command,
+    PauseFamily,
+    PauseModel,
+    RejectTrade,
+    ResumeFamily,
+    ResumeModel,
+    RetryModel,
+    SetSpeed,
+    SetSymbol,
+    ShowJournal,
+)
 from engine.errors import ConfigError
 from engine.events import (
     Candles,
@@ -35,17 +63,30 @@ from engine.events import (
     EngineError,
     Event,
     FeedEnded,
+    Fill,
+    JournalPage,
     LogMessage,
     ModelState,
     ModelStatus,
+    OrderUpdate,
+    PortfolioSnapshot,
+    ProposalResolved,
     ResourceSample,
+    ScoreboardRow,
     Signal,
     SymbolSelected,
+    TradeProposal,
+    Votes,
 )
 
 STALE_AFTER_S = 10.0
-PANE_ACTIONS = frozenset({"choose_symbol", "prev_symbol", "next_symbol", "toggle_pause", "retry", "speed"})
+PANE_ACTIONS = frozenset({"choose_symbol", "prev_symbol", "next_symbol", "toggle_pause", "toggle_family", "retry",
+                          "speed", "show_tab", "journal"})
+MODEL_TABS = ("models", "ensemble")
+"""Tabs whose highlighted row is a model that space, P and r act on."""
 SENT_MEMORY = 256
+JOURNAL_LIMIT = 100
+OUTCOME_SEVERITY = {"approved": "information", "rejected": "information", "expired": "warning", "blocked": "warning"}
 
 
 def _did_you_mean(value: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -66,6 +107,16 @@ def describe(command: Command | None) -> str:
             return f"show {symbol}"
         case SetSpeed(bars_per_second=bps):
             return f"speed {fmt.speed(bps)}"
+        case PauseFamily(family=family):
+            return f"pause the {family} family"
+        case ResumeFamily(family=family):
+            return f"resume the {family} family"
+        case ApproveTrade(proposal_id=pid):
+            return f"approve {pid}"
+        case RejectTrade(proposal_id=pid):
+            return f"reject {pid}"
+        case ShowJournal():
+            return "show the journal"
         case None:
             return "a command"
         case _:
@@ -75,7 +126,7 @@ def describe(command: Command | None) -> str:
 class CockpitApp(App[None]):
     TITLE = "Pi Cockpit"
     CSS_PATH = themes.stylesheet_paths()
-    BINDINGS = global_bindings()
+    BINDINGS = global_bindings(tab_titles())
 
     def __init__(
         self,
@@ -85,9 +136,11 @@ class CockpitApp(App[None]):
         symbol: str | None = None,
         speed: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """`speed` is the replay speed the engine starts at (bars/s, 0 = max), so
-        `+`/`-` step from the right rung; `clock` (seconds, monotonic) is for tests."""
+        `+`/`-` step from the right rung; `clock` (seconds, monotonic) and
+        `wall_clock` (seconds since the epoch, for proposal deadlines) are for tests."""
         self._palettes = load_palettes()
         super().__init__()
         for palette in self._palettes.themes:
@@ -112,6 +165,7 @@ class CockpitApp(App[None]):
         self._symbol_request: tuple[str, str] | None = None
         self._speed = speed
         self._clock = clock
+        self._wall_clock = wall_clock
         self._last_candles_at = clock()
         self._seen_candles = False
         self._feed_ended = False
@@ -122,6 +176,12 @@ class CockpitApp(App[None]):
         self._main: MainScreen | None = None
         self._panes_ready = False
         self._model_keys_for: tuple[str | None, ModelState | None] = (None, None)
+        self._proposals = ProposalQueue()
+        self._seen_proposals: OrderedDict[str, TradeProposal] = OrderedDict()
+        self._confirm: ConfirmTradeScreen | None = None
+        self._journal: JournalScreen | None = None
+        self._journal_page: JournalPage | None = None
+        self._halted = False
         self.bridge = EventBridge(self)
         self.ui_errors = 0
         """Events a pane failed to show (each also logged); tests assert 0."""
@@ -208,10 +268,38 @@ class CockpitApp(App[None]):
             case ModelStatus():
                 was = main.models.state_of(event.source)
                 main.models.show_status(event)
+                if event.family == ENSEMBLE_FAMILY:
+                    main.ensemble.show_status(event)
                 if event.state == ModelState.FAULTED and was != ModelState.FAULTED:
                     main.log_pane.line("error", event.source, f"faulted: {event.error or 'no error text'}",
                                        emitted=event.emitted)
                 self._refresh_model_keys()
+            case Votes():
+                main.ensemble.show_votes(event)
+            case ScoreboardRow():
+                main.models.show_score(event)
+                main.ensemble.show_score(event)
+            case TradeProposal():
+                self._proposal_arrived(event)
+            case ProposalResolved():
+                self._proposal_resolved(event)
+            case OrderUpdate():
+                main.orders.show_order(event)
+                main.log_pane.line("error" if event.status == "rejected" else "info", event.source,
+                                   self._order_line(event), emitted=event.emitted)
+            case Fill():
+                main.orders.show_fill(event)
+                main.log_pane.line("info", event.source, f"fill {event.side} {fmt.quantity(event.quantity)} "
+                                   f"{event.symbol} @ {fmt.price(event.price)}, fee {fmt.money(event.fee)}",
+                                   emitted=event.emitted)
+            case PortfolioSnapshot():
+                main.orders.show_portfolio(event)
+                main.halted.show(event)
+                self._halt_changed(event)
+            case JournalPage():
+                self._journal_page = event
+                if self._journal is not None:
+                    self._journal.show_page(event)
             case ResourceSample():
                 main.resources.show(event)
             case CycleStats():
@@ -239,12 +327,23 @@ class CockpitApp(App[None]):
     def _rejected(self, event: CommandRejected) -> None:
         command = self._sent.get(event.command_id)
         self.main.models.clear_pending(event.command_id)
+        self.main.ensemble.clear_pending(event.command_id)
         if self._symbol_request is not None and self._symbol_request[0] == event.command_id:
             self._symbol_request = None
             if self._confirmed_symbol is not None and self._confirmed_symbol != self._symbol:
                 self._show_symbol(self._confirmed_symbol)
-        self.main.log_pane.show_rejected(event, describe(command))
-        self.notify(f"{describe(command)}: {event.reason}", severity="warning", timeout=5)
+        what = self._describe(command)
+        self.main.log_pane.show_rejected(event, what)
+        self.notify(f"{what}: {event.reason}", severity="warning", timeout=5)
+
+    def _describe(self, command: Command | None) -> str:
+        """`describe`, with the proposal spelled out for trade decisions."""
+        if isinstance(command, (ApproveTrade, RejectTrade)):
+            proposal = self._seen_proposals.get(command.proposal_id)
+            if proposal is not None:
+                verb = "approve" if isinstance(command, ApproveTrade) else "reject"
+                return f"{verb} {describe_proposal(proposal)}"
+        return describe(command)
 
     def _symbol_confirmed(self, symbol: str) -> None:
         self._confirmed_symbol = symbol
@@ -269,6 +368,93 @@ class CockpitApp(App[None]):
         else:
             header.show_freshness("● fresh" if self._seen_candles else "waiting", is_stale=False)
 
+    # -- trading ------------------------------------------------------------------------
+    def _proposal_arrived(self, proposal: TradeProposal) -> None:
+        self._seen_proposals[proposal.proposal_id] = proposal
+        while len(self._seen_proposals) > SENT_MEMORY:
+            self._seen_proposals.popitem(last=False)
+        self._proposals.add(proposal)
+        self.main.log_pane.line("info", proposal.source, f"proposal {proposal.proposal_id}: {proposal.summary}",
+                                emitted=proposal.emitted)
+        if self._confirm is not None:
+            self._confirm.set_waiting(len(self._proposals) - 1)
+            return
+        self._show_next_proposal()
+        if self._confirm is None:
+            self.notify(f"trade proposal waiting: {describe_proposal(proposal)} — close this dialog to decide",
+                        severity="warning", timeout=8)
+
+    def _show_next_proposal(self) -> None:
+        """Open the oldest queued proposal, when the main screen is on top and no proposal is open."""
+        if self._confirm is not None or not self._panes_ready or self.screen is not self.main:
+            return
+        proposal = self._proposals.oldest()
+        if proposal is None:
+            return
+        self._confirm = ConfirmTradeScreen(proposal, waiting=len(self._proposals) - 1, wall_clock=self._wall_clock)
+        self.push_screen(self._confirm, partial(self._decided, proposal))
+
+    def _decided(self, proposal: TradeProposal, decision: str | None) -> None:
+        """The dialog closed: by the trader ("approve"/"reject") or because the engine decided (None)."""
+        self._confirm = None
+        self._proposals.remove(proposal.proposal_id)
+        if decision == APPROVE:
+            self._submit(ApproveTrade(proposal_id=proposal.proposal_id))
+        elif decision == REJECT:
+            self._submit(RejectTrade(proposal_id=proposal.proposal_id))
+        if decision is not None:
+            self.main.log_pane.line("info", "ui", f"{decision} {describe_proposal(proposal)} sent",
+                                    emitted=self._wall_clock())
+        self.call_after_refresh(self._show_next_proposal)
+
+    def _proposal_resolved(self, event: ProposalResolved) -> None:
+        proposal = self._seen_proposals.get(event.proposal_id)
+        what = describe_proposal(proposal) if proposal is not None else f"{event.symbol} proposal"
+        because = f": {event.reason}" if event.reason else ""
+        level = "warning" if event.outcome in ("expired", "blocked") else "info"
+        self.main.log_pane.line(level, event.source, f"{what} {event.outcome}{because}", emitted=event.emitted)
+        shown = self._confirm is not None and self._confirm.proposal.proposal_id == event.proposal_id
+        self._proposals.remove(event.proposal_id)
+        if shown:
+            self._confirm.close_resolved(event.outcome)
+        elif self._confirm is not None:
+            self._confirm.set_waiting(len(self._proposals) - 1)
+        # Toast what the trader saw or waits for; proposals blocked before they were made go to the log only.
+        if shown or (proposal is not None and event.outcome != "rejected"):
+            self.notify(f"{what} {event.outcome}{because}", title="trade",
+                        severity=OUTCOME_SEVERITY.get(event.outcome, "information"), timeout=6)
+
+    @staticmethod
+    def _order_line(event: OrderUpdate) -> str:
+        size = f"{fmt.quantity(event.filled)}/{fmt.quantity(event.quantity)}"
+        price = f" @ {fmt.price(event.average_price)}" if event.average_price is not None else ""
+        note = f" — {event.message}" if event.message else ""
+        return f"order {event.side} {event.symbol} {event.order_type} {size}{price} {event.status}{note}"
+
+    def _halt_changed(self, event: PortfolioSnapshot) -> None:
+        if event.halted == self._halted:
+            return
+        self._halted = event.halted
+        if event.halted:
+            self.notify(f"trading halted: {event.halted_reason or 'no new entries'}", severity="error", timeout=10)
+        else:
+            self.main.log_pane.line("info", event.source, "trading resumed: the halt was lifted", emitted=event.emitted)
+
+    def action_journal(self) -> None:
+        self._journal = JournalScreen(self._journal_page)
+        self._submit(ShowJournal(limit=JOURNAL_LIMIT))
+
+        def closed(_result: None) -> None:
+            self._journal = None
+
+        self.push_screen(self._journal, closed)
+
+    def action_refresh_journal(self) -> None:
+        self._submit(ShowJournal(limit=JOURNAL_LIMIT))
+
+    def on_main_screen_resumed(self, _message: MainScreen.Resumed) -> None:
+        self._show_next_proposal()
+
     # -- commands -----------------------------------------------------------------------
     def _submit(self, command: Command) -> None:
         self.engine.submit(command)
@@ -280,6 +466,7 @@ class CockpitApp(App[None]):
         self._symbol = symbol
         self.main.price.select(symbol)
         self.main.models.select_symbol(symbol)
+        self.main.ensemble.select_symbol(symbol)
 
     def _request_symbol(self, symbol: str) -> None:
         self._show_symbol(symbol)
@@ -310,10 +497,32 @@ class CockpitApp(App[None]):
 
         self.push_screen(SymbolScreen(rows, self._symbol), chosen)
 
+    def _model_table(self) -> ModelsPane | EnsemblePane | None:
+        """The pane whose highlighted row space, P and r act on: the open tab's, if it lists models."""
+        main = self.main
+        tab = main.active_tab
+        if tab not in MODEL_TABS:
+            return None
+        return main.ensemble if tab == "ensemble" else main.models
+
     def _highlighted_model(self) -> tuple[str | None, ModelState | None]:
-        models = self.main.models
-        name = models.highlighted()
-        return name, (models.state_of(name) if name else None)
+        pane = self._model_table()
+        name = pane.highlighted() if pane is not None else None
+        return name, (pane.state_of(name) if name else None)
+
+    def _family_of(self, name: str) -> str | None:
+        return next((fam for model, fam in self.engine.model_names if model == name), None) or (
+            ENSEMBLE_FAMILY if name in self.main.ensemble.members else None)
+
+    def _family_members(self, family: str) -> tuple[str, ...]:
+        names = [model for model, fam in self.engine.model_names if fam == family]
+        if family == ENSEMBLE_FAMILY:
+            names += [m for m in self.main.ensemble.members if m not in names]
+        return tuple(names)
+
+    def _mark_pending(self, name: str, note: str, command_id: str) -> None:
+        self.main.models.mark_pending(name, note, command_id)
+        self.main.ensemble.mark_pending(name, note, command_id)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in PANE_ACTIONS and not self._panes_ready:
@@ -324,6 +533,9 @@ class CockpitApp(App[None]):
         if action == "retry":
             _, state = self._highlighted_model()
             return True if state == ModelState.FAULTED else None
+        if action == "toggle_family":
+            name, _ = self._highlighted_model()
+            return True if name is not None and self._family_of(name) else None
         return True
 
     def action_toggle_pause(self) -> None:
@@ -337,7 +549,29 @@ class CockpitApp(App[None]):
             command = PauseModel(name=name)
             note = "pause requested…"
         self._submit(command)
-        self.main.models.mark_pending(name, note, command.id)
+        self._mark_pending(name, note, command.id)
+
+    def action_toggle_family(self) -> None:
+        """Pause the highlighted model's family, or resume it when every member is paused already."""
+        name, _ = self._highlighted_model()
+        family = self._family_of(name) if name else None
+        if family is None:
+            return
+        members = self._family_members(family)
+        pane = self._model_table()
+        states = {m: pane.state_of(m) if pane is not None else None for m in members}
+        resume = bool(members) and all(state == ModelState.PAUSED for state in states.values())
+        command: Command = ResumeFamily(family=family) if resume else PauseFamily(family=family)
+        self._submit(command)
+        note = "resume requested…" if resume else "pause requested…"
+        for member, state in states.items():
+            if state not in (ModelState.FAULTED, ModelState.STOPPED) and (resume or state != ModelState.PAUSED):
+                self._mark_pending(member, note, command.id)
+        self.notify(f"{describe(command)} requested", timeout=3)
+
+    def action_show_tab(self, tab_id: str) -> None:
+        self.main.show_tab(tab_id)
+        self._refresh_model_keys()
 
     def action_retry(self) -> None:
         name, state = self._highlighted_model()
@@ -345,7 +579,7 @@ class CockpitApp(App[None]):
             return
         command = RetryModel(name=name)
         self._submit(command)
-        self.main.models.mark_pending(name, "retry requested…", command.id)
+        self._mark_pending(name, "retry requested…", command.id)
 
     def action_speed(self, step: int) -> None:
         at = speed_index(self._speed)
@@ -362,7 +596,13 @@ class CockpitApp(App[None]):
         self.notify(f"theme: {self.theme}", timeout=2)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(key_sections(self)))
+        display = self.get_key_display
+        sections = [
+            *key_sections(self),
+            ("Trade proposal dialog", key_rows(Binding.make_bindings(ConfirmTradeScreen.BINDINGS), display)),
+            ("Decision journal", key_rows(Binding.make_bindings(JournalScreen.BINDINGS), display)),
+        ]
+        self.push_screen(HelpScreen(sections))
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._refresh_model_keys()

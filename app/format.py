@@ -180,3 +180,40 @@ def elide(text: str, width: int) -> str:
     if len(line) <= width:
         return line
     return line[: width - 1] + "…"
+
+
+def money(x: float | None, *, signed: bool = False) -> str:
+    """An amount of quote currency, two decimals: 1,234.56 (signed: +12.30, -4.00, 0.00)."""
+    if not finite(x):
+        return NA
+    if signed and round(x, 2) != 0:
+        return f"{x:+,.2f}"
+    return f"{0.0 if round(x, 2) == 0 else x:,.2f}"
+
+
+def quantity(x: float | None) -> str:
+    """An order or position size: 0.012346, 12.5, 1,250.00."""
+    if not finite(x):
+        return NA
+    if abs(x) >= 1000:
+        return f"{x:,.2f}"
+    return f"{x:.6g}"
+
+
+def share(fraction: float | None, *, decimals: int = 0) -> str:
+    """A fraction in [0, 1] as a percentage: 0.125 → '12%' (or '12.5%' with decimals=1)."""
+    if not finite(fraction):
+        return NA
+    return f"{fraction * 100:.{decimals}f}%"
+
+
+def versus(value: float | None, baseline: float | None) -> str:
+    """A rate next to its baseline: '54% / 52%' (n/a for a missing side)."""
+    return f"{share(value)} / {share(baseline)}"
+
+
+def countdown(seconds: float | None) -> str:
+    """Time left, never negative: '42s', '1m 05s'; '0s' once it ran out."""
+    if not finite(seconds):
+        return NA
+    return duration(max(seconds, 0.0))

@@ -19,7 +19,7 @@ from app import format as fmt
 from app.panes.quote import short_names
 from app.theming import colour
 from app.widgets.text import update
-from engine.events import ModelState, ModelStatus, Signal
+from engine.events import ModelState, ModelStatus, ScoreboardRow, Signal
 
 COLUMNS = (
     ("name", "model"),
@@ -49,6 +49,7 @@ class _Row:
     family: str
     status: ModelStatus | None = None
     signal: Signal | None = None
+    score: ScoreboardRow | None = None
     pending: str = ""
     pending_id: str = ""
     pending_from: ModelState | None = None
@@ -115,6 +116,15 @@ class ModelsPane(Vertical):
             row.settle()  # the engine acted on the request
         self._repaint(row)
 
+    def show_score(self, event: ScoreboardRow) -> None:
+        """The model's live, out-of-sample record (shown in the detail line)."""
+        row = self._rows.get(event.source)
+        if row is None:
+            return
+        row.score = event
+        if row.name == self.highlighted():
+            self._paint_detail()
+
     def show_signal(self, event: Signal) -> None:
         row = self._row(event.source, event.family)
         row.signal = event
@@ -134,13 +144,14 @@ class ModelsPane(Vertical):
         self._repaint(row)
 
     def clear_pending(self, command_id: str) -> str | None:
-        """Forget a rejected command's note; returns the model it was for."""
+        """Forget a rejected command's notes (a family command marks several rows); returns the first model."""
+        first = None
         for row in self._rows.values():
             if row.pending_id == command_id:
                 row.settle()
                 self._repaint(row)
-                return row.name
-        return None
+                first = first or row.name
+        return first
 
     def repaint_all(self) -> None:
         for row in self._rows.values():
@@ -248,6 +259,10 @@ class ModelsPane(Vertical):
                 parts.append(f"trained at bar {fmt.count(s.trained_at_cycle)}")
             if fmt.finite(s.budget_ram_mb):
                 parts.append(f"ram budget {fmt.megabytes(s.budget_ram_mb)}")
+        score = row.score
+        if score is not None and score.scored:
+            parts.append(f"live hit {fmt.versus(score.hit_rate, score.baseline_hit_rate)} baseline"
+                         f" over {fmt.count(score.scored)} scored")
         about = Content.from_markup("[b]$name[/] [$muted]$rest[/]", name=row.name, rest=" · ".join(parts))
         if s is not None and s.state == ModelState.FAULTED:
             # The error goes first: on a small terminal only the first line may show.

@@ -4,10 +4,35 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from textual.app import App
+from textual.pilot import Pilot
 
 from engine.commands import Command
-from engine.events import Candles, Event, ModelState, ModelStatus, ResourceSample, Signal
+from engine.events import (
+    Candles,
+    Contribution,
+    Event,
+    Fill,
+    JournalEntry,
+    JournalPage,
+    MemberVote,
+    ModelState,
+    ModelStatus,
+    OrderUpdate,
+    PortfolioSnapshot,
+    PositionRow,
+    ProposalResolved,
+    ResourceSample,
+    ScoreboardRow,
+    Side,
+    Signal,
+    TradeProposal,
+    Votes,
+)
 
 T0 = 1_551_700_800 * 10**9  # 2019-03-04 12:00 UTC, ns
 BAR_NS = 30 * 60 * 10**9
@@ -129,3 +154,119 @@ def status(name: str, state: ModelState, *, family: str = "ensemble", error: str
 
 def signal(name: str, values: Sequence[float], *, symbols: Sequence[str] = SYMBOLS, family: str = "ensemble") -> Signal:
     return Signal(source=name, family=family, symbols=tuple(symbols), values=tuple(values), horizon=4)
+
+
+# -- the ensemble and trading ------------------------------------------------------
+ENSEMBLE = ("logreg", "random_forest", "knn")
+"""Ensemble members for `ensemble_engine()` (each its own model slot, family "ensemble")."""
+
+
+def ensemble_engine(**kw: object) -> FakeEngine:
+    """A FakeEngine whose slots are three ensemble members plus a forecaster."""
+    names = tuple((name, "ensemble") for name in ENSEMBLE) + (("lstm-1h", "forecast"),)
+    return FakeEngine(model_names=kw.pop("model_names", names), **kw)  # type: ignore[arg-type]
+
+
+def member(name: str, probs: Sequence[float], *, weight: float = 0.25, state: str = "running",
+           hit: float | None = 0.54, base: float | None = 0.52, scored: int = 120,
+           trained_at: int | None = 40) -> MemberVote:
+    return MemberVote(name=name, probs=tuple(probs), weight=weight, state=state, live_hit_rate=hit,
+                      live_baseline_hit_rate=base, scored=scored, trained_at_cycle=trained_at)
+
+
+def votes(members: Sequence[MemberVote], final: Sequence[float], agreement: Sequence[float], *,
+          cycle: int = 52, symbols: Sequence[str] = SYMBOLS, fallback: bool = False) -> Votes:
+    return Votes(source="ensemble", cycle=cycle, symbols=tuple(symbols), members=tuple(members),
+                 final=tuple(final), agreement=tuple(agreement), horizon=4, equal_weight_fallback=fallback)
+
+
+def score_row(name: str, *, hit: float = 0.55, base: float = 0.51, scored: int = 200, family: str = "ensemble",
+              weight: float = 0.3) -> ScoreboardRow:
+    return ScoreboardRow(source=name, family=family, scored=scored, window=500, hit_rate=hit,
+                         baseline_hit_rate=base, always_up_hit_rate=0.49, brier=0.241, baseline_brier=0.249,
+                         weight=weight)
+
+
+def proposal(pid: str, symbol: str = "BTC/USD", *, side: Side = Side.BUY, quantity: float = 0.011,
+             price: float = 9_100.0, expires_in: float = 60.0, now: float | None = None) -> TradeProposal:
+    """A proposal that expires `expires_in` wall-clock seconds after `now` (default: time.time())."""
+    notional = quantity * price
+    reasons = (
+        Contribution(source="random_forest", family="ensemble", value=0.68, weight=0.5, note="live hit 55%"),
+        Contribution(source="logreg", family="ensemble", value=0.61, weight=0.3),
+        Contribution(source="knn", family="ensemble", value=0.44, weight=0.2),
+    )
+    return TradeProposal(
+        source="trading", cycle=52, ts=T0 + 52 * BAR_NS, proposal_id=pid, symbol=symbol, side=side,
+        quantity=quantity, price=price, notional=notional, est_fee=notional * 0.001, est_slippage=notional * 0.0005,
+        score=0.63, reasons=reasons, summary=f"{side.upper()} {quantity} {symbol} ≈ {notional:,.2f} · p=0.63",
+        expires_at=(time.time() if now is None else now) + expires_in,
+    )
+
+
+def resolved(pid: str, outcome: str, *, symbol: str = "BTC/USD", reason: str = "") -> ProposalResolved:
+    return ProposalResolved(source="trading", proposal_id=pid, symbol=symbol, outcome=outcome, reason=reason)
+
+
+def order(pid: str, status: str, *, symbol: str = "BTC/USD", side: Side = Side.BUY, quantity: float = 0.011,
+          filled: float = 0.0, average: float | None = None, coid: str | None = None) -> OrderUpdate:
+    return OrderUpdate(source="trading", order_id=f"paper-{pid}", client_order_id=coid or f"co-{pid}",
+                       symbol=symbol, side=side, order_type="market", quantity=quantity, limit_price=None,
+                       status=status, filled=filled, average_price=average, proposal_id=pid)
+
+
+def fill(pid: str, *, symbol: str = "BTC/USD", side: Side = Side.BUY, quantity: float = 0.011,
+         price: float = 9_104.55, fee: float = 0.1) -> Fill:
+    return Fill(source="trading", order_id=f"paper-{pid}", symbol=symbol, side=side, quantity=quantity,
+                price=price, fee=fee, fill_id=f"f-{pid}", client_order_id=f"co-{pid}")
+
+
+def portfolio(*positions: PositionRow, cash: float = 10_000.0, fees: float = 0.0, open_orders: int = 0,
+              halted_reason: str = "") -> PortfolioSnapshot:
+    value = sum(p.quantity * p.last_price for p in positions)
+    return PortfolioSnapshot(
+        source="trading", mode="paper", cash=cash, equity=cash + value, positions=tuple(positions),
+        open_orders=open_orders, realized_pnl=sum(p.realized_pnl for p in positions),
+        unrealized_pnl=sum(p.unrealized_pnl for p in positions), fees_paid=fees,
+        halted=bool(halted_reason), halted_reason=halted_reason,
+    )
+
+
+def position(symbol: str = "BTC/USD", *, quantity: float = 0.011, average: float = 9_104.55,
+             last: float = 9_200.0, realized: float = 0.0) -> PositionRow:
+    return PositionRow(symbol=symbol, quantity=quantity, average_price=average, last_price=last,
+                       unrealized_pnl=(last - average) * quantity, realized_pnl=realized)
+
+
+def journal_page(*entries: JournalEntry) -> JournalPage:
+    return JournalPage(source="trading", entries=tuple(entries))
+
+
+def journal_entry(pid: str, outcome: str, *, symbol: str = "BTC/USD", side: str = "buy", reason: str = "",
+                  rule: str = "", summary: str = "BUY 0.011 BTC/USD ≈ 100.10 · p=0.63") -> JournalEntry:
+    return JournalEntry(ts=T0 + 52 * BAR_NS, proposal_id=pid, symbol=symbol, side=side, outcome=outcome,
+                        reason=reason, rule=rule, summary=summary,
+                        votes=(Contribution(source="random_forest", family="ensemble", value=0.68, weight=0.5),))
+
+
+# -- Pilot helpers -------------------------------------------------------------------
+@asynccontextmanager
+async def running(app: App, engine: FakeEngine, size: tuple[int, int]) -> AsyncIterator[Pilot]:
+    """run_test, then wait until the panes are mounted and the app has subscribed."""
+    async with app.run_test(size=size) as pilot:
+        for _ in range(100):
+            if engine.subscribers:
+                break
+            await pilot.pause()
+        assert engine.subscribers == 1 and engine.started == 1
+        yield pilot
+
+
+async def deliver(pilot: Pilot, engine: FakeEngine, *events: Event) -> None:
+    """Emit from a background thread, then wait until the UI has drained and drawn them."""
+    engine.emit(*events)
+    for _ in range(100):
+        await pilot.pause()
+        if not pilot.app.bridge.pending:
+            break
+    await pilot.pause()
