@@ -227,6 +227,10 @@ def _report(args: argparse.Namespace) -> int:
         from engine.forecast.evaluate import forecast_provider
 
         providers.append(forecast_provider)
+    if config.models.rl.enabled:
+        from engine.rl.evaluate import rl_provider
+
+        providers.append(rl_provider)
     if config.models.patterns.enabled:
         from engine.patterns.evaluate import patterns_provider
 

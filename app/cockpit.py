@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
@@ -28,8 +29,12 @@ from app.bindings import SPEEDS, global_bindings, speed_index
 from app.bridge import EngineLike, EventBridge, EventsReady
 from app.panes.ensemble import FAMILY as ENSEMBLE_FAMILY
 from app.panes.ensemble import EnsemblePane
+from app.panes.forecast import ForecastPane
 from app.panes.models import ModelsPane
+from app.panes.patterns import PatternsPane
 from app.panes.quote import quote
+from app.panes.qvalues import QValuesPane
+from app.panes.sentiment import SentimentPane
 from app.screens.confirm_trade import (
     APPROVE,
     REJECT,
@@ -45,6 +50,7 @@ from app.theming import load_palettes
 from engine.commands import (
     ApproveTrade,
     Command,
+    FreezeLearning,
     PauseFamily,
     PauseModel,
     RejectTrade,
@@ -78,6 +84,10 @@ from engine.events import (
     TradeProposal,
     Votes,
 )
+from engine.forecast.events import Forecast
+from engine.patterns.events import PatternHit
+from engine.rl.events import QValues
+from engine.sentiment.events import Headline, Sentiment
 
 STALE_AFTER_S = 10.0
 PANE_ACTIONS = frozenset({"choose_symbol", "prev_symbol", "next_symbol", "toggle_pause", "toggle_family", "retry",
@@ -262,6 +272,8 @@ class CockpitApp(App[None]):
                 self._last_candles_at = self._clock()
                 main.header.show_candles(event)
                 main.price.show_candles(event)
+                main.pane("forecast", ForecastPane).show_candles(event)
+                main.pane("patterns", PatternsPane).show_candles(event)
                 self.refresh_freshness()
             case Signal():
                 main.models.show_signal(event)
@@ -276,6 +288,16 @@ class CockpitApp(App[None]):
                 self._refresh_model_keys()
             case Votes():
                 main.ensemble.show_votes(event)
+            case Forecast():
+                main.pane("forecast", ForecastPane).show_forecast(event)
+            case PatternHit():
+                main.pane("patterns", PatternsPane).show_pattern_hit(event)
+            case Headline():
+                main.pane("sentiment", SentimentPane).show_headline(event)
+            case Sentiment():
+                main.pane("sentiment", SentimentPane).show_sentiment(event)
+            case QValues():
+                main.pane("dqn", QValuesPane).show_qvalues(event)
             case ScoreboardRow():
                 main.models.show_score(event)
                 main.ensemble.show_score(event)
@@ -467,6 +489,12 @@ class CockpitApp(App[None]):
         self.main.price.select(symbol)
         self.main.models.select_symbol(symbol)
         self.main.ensemble.select_symbol(symbol)
+        self.main.pane("forecast", ForecastPane).select_symbol(symbol)
+        self.main.pane("dqn", QValuesPane).select_symbol(symbol)
+
+    @on(QValuesPane.FreezeRequested)
+    def _freeze_requested(self, message: QValuesPane.FreezeRequested) -> None:
+        self._submit(FreezeLearning(name=message.model, frozen=message.frozen))
 
     def _request_symbol(self, symbol: str) -> None:
         self._show_symbol(symbol)

@@ -68,6 +68,12 @@ def build_models(config: Config) -> tuple[list[Model], dict[str, int]]:
 
         models.append(LSTMForecaster("lstm", **fc.params()))
         retrain["lstm"] = fc.retrain_every
+    rc = config.models.rl
+    if rc.enabled:
+        from engine.rl.model import DQNModel
+
+        models.append(DQNModel("dqn", **rc.params()))
+        retrain["dqn"] = rc.retrain_every
     pc = config.models.patterns
     if pc.enabled:
         from engine.patterns.model import PatternModel

@@ -108,7 +108,7 @@ def bench_engine(label: str, config: Config, feed, bars: int) -> BenchResult:  #
                        {"bars": summary.bars, "prepare_seconds": round(prepare_s, 3), "model_mean_ms": model_ms})
 
 
-PARTS = ("engine", "ensemble", "forecast", "patterns", "sentiment")
+PARTS = ("engine", "ensemble", "rl", "forecast", "patterns", "sentiment")
 
 
 def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: bool = False,
@@ -154,6 +154,11 @@ def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: b
         results += bench_ensemble(symbols, tiny=ensemble.tiny, names=ensemble.members or None,
                                   train_bars=ensemble.train_bars, loop_symbols=10 if quick else 50,
                                   repeats=2 if quick else 5, seed=config.engine.seed)
+    if config.models.rl.enabled and "rl" in parts:
+        from engine.rl.bench_rl import bench_rl
+
+        log("timing the DQN: Q-values for 500 symbols, fp32 vs int8…")
+        results += bench_rl(symbols, tiny=quick, repeats=2 if quick else 7, seed=config.engine.seed)
     if config.models.forecast.enabled and "forecast" in parts:
         from engine.forecast.bench_forecast import bench_forecast
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from engine.commands import (
     ApproveTrade,
     Command,
+    FreezeLearning,
     PauseFamily,
     PauseModel,
     RejectTrade,
@@ -33,6 +34,15 @@ def apply_command(engine: "Engine", command: Command) -> str | None:
     """Carry out `command`; returns why not, or None when done."""
     if isinstance(command, (PauseModel, ResumeModel, RetryModel)):
         return _model_command(engine, command)
+    if isinstance(command, FreezeLearning):
+        slot = engine.slot(command.name)
+        if slot is None or not hasattr(slot.model, "freeze_learning"):
+            learners = ", ".join(s.name for s in engine.slots if hasattr(s.model, "freeze_learning")) or "none"
+            return f'no learning model named "{command.name}" (learning models: {learners})'
+        (slot.model.freeze_learning if command.frozen else slot.model.unfreeze_learning)()
+        engine.publish(LogMessage(source=slot.name, cycle=engine.cycle, level="info",
+                                  message="learning frozen" if command.frozen else "learning resumed"))
+        return None
     if isinstance(command, (PauseFamily, ResumeFamily)):
         members = [s for s in engine.slots if s.family == command.family]
         if not members:

@@ -71,3 +71,11 @@ class RejectTrade(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ShowJournal(Command):
     limit: int = 50
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FreezeLearning(Command):
+    """Stop (frozen=True) or restart a model's online learning; it keeps acting."""
+
+    name: str
+    frozen: bool = True

@@ -214,11 +214,42 @@ class PatternsConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RLConfig:
+    enabled: bool = True
+    retrain_every: int = 5000
+    """Bars between walk-forward re-pretraining; online learning runs every bar in between."""
+    train_bars: int = 4000
+    pretrain_steps: int = 20000
+    chunk_steps: int = 500
+    episode_bars: int = 500
+    learn_every: int = 4
+    fee_bps: float = 10.0
+    slippage_bps: float = 5.0
+    invest_fraction: float = 0.95
+    reward_scale: float = 100.0
+    online_steps: int = 1
+    """Gradient steps per bar of online learning (0 = act only)."""
+    temperature: float = 1.0
+    horizon: int = 1
+
+    def validate(self) -> None:
+        _at_least("models.rl.retrain_every", self.retrain_every, 1)
+        _at_least("models.rl.chunk_steps", self.chunk_steps, 1)
+        _at_least("models.rl.pretrain_steps", self.pretrain_steps, self.chunk_steps)
+        _at_least("models.rl.online_steps", self.online_steps, 0)
+
+    def params(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ("enabled", "retrain_every")}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelsConfig:
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     sentiment: SentimentConfig = field(default_factory=SentimentConfig)
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
     patterns: PatternsConfig = field(default_factory=PatternsConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -35,9 +35,9 @@ from engine.events import (
     ModelState,
 )
 from engine.features import FeatureSpec, IncrementalFeatures, compute_features
-from engine.models.protocol import FeatureBatch, History, Model, ModelContext
-from engine.signals_hub import SignalHub, contributions
+from engine.models.protocol import FeatureBatch, Feedback, History, Model, ModelContext
 from engine.run_summary import ModelRunStats, RunSummary, resource_sample
+from engine.signals_hub import SignalHub, contributions
 from engine.slot import ModelSlot
 from engine.trading.desk import TradingDesk
 
@@ -179,6 +179,7 @@ class Engine:
         assert self._features is not None
         t0 = time.perf_counter()
         self.cycle += 1
+        previous_close = self._window.last_closes(1)[1][:, -1] if len(self._window) else None
         self._window.append(bar)
         if self.desk is not None:
             for event in self.desk.on_bar(bar, self.cycle):
@@ -191,6 +192,12 @@ class Engine:
         events: list[Event] = []
         timings: list[tuple[str, float]] = []
         active = [s for s in self.slots if s.state == ModelState.RUNNING and not s.paused]
+        if previous_close is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                realised = bar.close / previous_close - 1.0
+            feedback = Feedback(cycle=self.cycle, symbols=self.symbols, realised_return=realised)
+            for slot in active:
+                slot.update(feedback)
         if self._pool is None or len(active) < 2:
             results = [(s, self._timed(s, batch)) for s in active]
         else:

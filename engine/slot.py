@@ -14,7 +14,14 @@ from typing import Callable, Iterator, Sequence
 
 from engine.errors import NotReadyError
 from engine.events import Event, ModelState, ModelStatus
-from engine.models.protocol import FeatureBatch, History, Model, ModelContext, Progress
+from engine.models.protocol import (
+    FeatureBatch,
+    Feedback,
+    History,
+    Model,
+    ModelContext,
+    Progress,
+)
 
 Publish = Callable[[Event], None]
 
@@ -216,6 +223,17 @@ class ModelSlot:
             self.latencies_ms.append(ms)
             del self.latencies_ms[:-1000]
         return events
+
+    def update(self, feedback: Feedback) -> None:
+        """Bounded online learning; a model that raises here is faulted like in predict."""
+        with self._lock:
+            if self._paused or self._state != ModelState.RUNNING:
+                return
+        try:
+            self.model.update(feedback)
+        except Exception as exc:  # noqa: BLE001 - isolate the model
+            with self._lock:
+                self._fault(exc)
 
     def _fault(self, exc: BaseException) -> None:
         self._error = _error_text(exc)

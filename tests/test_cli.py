@@ -20,7 +20,10 @@ def write_config(tmp_path: Path, body: str) -> str:
 
 SMALL = ('[models.ensemble]\nmembers = ["logreg", "lightgbm_small", "gaussian_nb"]\ntiny = true\ntrain_bars = 1500\n'
          '[models.sentiment]\nenabled = false\n[models.forecast]\nenabled = false\n'
-         '[models.patterns]\nenabled = false\n')
+         '[models.patterns]\nenabled = false\n[models.rl]\nenabled = false\n')
+
+
+OTHERS_OFF = "".join(f"[models.{f}]\nenabled = false\n" for f in ("sentiment", "forecast", "patterns", "rl"))
 
 
 def test_headless_run_on_the_embedded_data_prints_json(tmp_path, capsys):
@@ -45,7 +48,7 @@ def test_headless_run_on_the_users_files(tmp_path, capsys):
     frame.assign(close=closes * 1.002, high=closes * 1.012).to_parquet(tmp_path / "BBB-USD.parquet")
     cfg = write_config(tmp_path, f'[data]\nsource = "files"\nfiles = ["{tmp_path}/AAA-USD.csv", "{tmp_path}/BBB-USD.parquet"]\n'
                                  '[replay]\nstart = ""\n[models.ensemble]\nmembers = ["logreg"]\ntiny = true\n'
-                                 'train_bars = 500\nhorizon = 2\n[models.sentiment]\nenabled = false\n')
+                                 'train_bars = 500\nhorizon = 2\n' + OTHERS_OFF)
     assert main(["run", "--headless", "--bars", "10", "--json", "--config", cfg]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["symbols"] == ["AAA/USD", "BBB/USD"] and summary["bars"] == 10
@@ -93,7 +96,7 @@ def test_fetch_through_the_cli_against_the_loopback_exchange(tmp_path, capsys, m
 def test_report_json_lists_members_next_to_baselines(tmp_path, capsys):
     cfg = write_config(tmp_path, '[models.ensemble]\nmembers = ["logreg", "gaussian_nb", "decision_tree"]\n'
                                  'train_bars = 1000\n[models.sentiment]\nenabled = false\n'
-                                 '[models.forecast]\nenabled = false\n[models.patterns]\nenabled = false\n')
+                                 '[models.forecast]\nenabled = false\n[models.patterns]\nenabled = false\n[models.rl]\nenabled = false\n')
     assert main(["report", "--json", "--quick", "--max-bars", "3000", "--folds", "2", "--config", cfg]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["data"]["symbols"] == ["BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "EOS/USD"]
@@ -124,6 +127,7 @@ def test_report_on_the_embedded_data_has_every_family(capsys):
     assert {"lstm 1h", "lstm 4h"} <= {m["name"] for m in forecasts}
     for row in forecasts:
         assert row.get("error") is None, row
+    assert [m for m in report["models"] if m["family"] == "rl"], "the DQN row is missing"
     patterns = {m["name"]: m for m in report["models"] if m["family"] == "patterns"}
     assert {"patterns cnn", "patterns real", "patterns signal"} <= patterns.keys()
     assert all(row.get("error") is None for row in patterns.values())

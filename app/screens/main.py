@@ -25,12 +25,16 @@ from textual.widgets import Footer, TabbedContent, TabPane, Tabs
 
 from app.panes.ensemble import FAMILY as ENSEMBLE_FAMILY
 from app.panes.ensemble import EnsemblePane
+from app.panes.forecast import ForecastPane
 from app.panes.header import HeaderPane
 from app.panes.log import LogPane
 from app.panes.models import ModelsPane
 from app.panes.orders import HaltedBadge, OrdersPane
+from app.panes.patterns import PatternsPane
 from app.panes.price import PricePane
+from app.panes.qvalues import QValuesPane
 from app.panes.resources import ResourcesPane
+from app.panes.sentiment import SentimentPane
 
 NARROW_BELOW = 100
 SHORT_BELOW = 32
@@ -73,8 +77,12 @@ TABS: tuple[Tab, ...] = (
         focus="#ensemble-table"),
     Tab("orders", "Orders", lambda c: OrdersPane(mode=c.mode), focus="#positions-table"),
     Tab("log", "Log", lambda c: LogPane(), focus="#log"),
+    Tab("forecast", "Forecast", lambda c: ForecastPane(selected=c.selected, model="lstm")),
+    Tab("patterns", "Patterns", lambda c: PatternsPane()),
+    Tab("sentiment", "Sentiment", lambda c: SentimentPane(c.symbols, model="sentiment")),
+    Tab("dqn", "DQN", lambda c: QValuesPane(symbol=c.selected, model="dqn")),
 )
-"""The family panes, in tab order (keys 1..9). Later: Patterns, Forecast, Sentiment, DQN, Evolution."""
+"""The family panes, in tab order (keys 1..9). Later: Evolution."""
 
 
 def tab_titles(tabs: tuple[Tab, ...] = TABS) -> tuple[tuple[str, str], ...]:
