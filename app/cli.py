@@ -12,7 +12,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Sequence
 
-SUBCOMMANDS = ("tui", "run", "report", "bench", "fetch")
+SUBCOMMANDS = ("tui", "run", "report", "bench", "fetch", "evolve")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--folds", type=int, default=5, help="walk-forward folds (default 5)")
     report.add_argument("--max-bars", type=int, help="evaluate only the newest N bars")
     report.add_argument("--quick", action="store_true", help="tiny models (a smoke run, not numbers to quote)")
+
+    evolve = sub.add_parser("evolve", help="search strategies with NSGA-II, judged walk-forward and on a hold-out")
+    common(evolve)
+    evolve.add_argument("--trials", type=int, help="completed trials the study should reach")
+    evolve.add_argument("--hours", type=float, help="wall-clock budget in hours")
+    evolve.add_argument("--storage", metavar="URL",
+                        help="optuna storage URL to share one study between workers/machines "
+                             "(default: a journal file in the data directory)")
+    evolve.add_argument("--study", default="cockpit-evolve", help="study name (default cockpit-evolve)")
+    evolve.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    evolve.add_argument("--data", nargs="+", metavar="PATH", help="your own OHLCV files instead of the embedded data")
+    evolve.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
     bench = sub.add_parser("bench", help="measure speed and memory per family")
     common(bench)
@@ -102,6 +114,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "evolve":
+        return _evolve(args)
     if args.command == "bench":
         from engine.bench import run_bench
 
@@ -245,6 +259,29 @@ def _report(args: argparse.Namespace) -> int:
         print(json.dumps(report, allow_nan=False))
     else:
         print(format_report(report))
+    return 0
+
+
+def _evolve(args: argparse.Namespace) -> int:
+    if args.trials is None and args.hours is None:
+        print("cockpit evolve: give a budget: --trials N and/or --hours H", file=sys.stderr)
+        return 2
+    config = _load(args)
+    from engine.strategy.evolve import format_summary, print_progress, run_evolve
+
+    if args.data:
+        from engine.data.files import load_files
+
+        panel = load_files(args.data[0] if len(args.data) == 1 else args.data)
+    else:
+        from engine.data.embedded import load_embedded
+
+        panel = load_embedded(config.data.symbols or None)
+    summary = run_evolve(panel, trials=args.trials, hours=args.hours, storage_url=args.storage,
+                         study_name=args.study, seed=config.engine.seed, data_dir=config.data_dir(),
+                         workers=args.workers, progress_callback=print_progress, json_summary=args.json)
+    if not args.json:
+        print(format_summary(summary))
     return 0
 
 

@@ -108,7 +108,7 @@ def bench_engine(label: str, config: Config, feed, bars: int) -> BenchResult:  #
                        {"bars": summary.bars, "prepare_seconds": round(prepare_s, 3), "model_mean_ms": model_ms})
 
 
-PARTS = ("engine", "ensemble", "rl", "forecast", "patterns", "sentiment")
+PARTS = ("engine", "ensemble", "rl", "forecast", "patterns", "sentiment", "strategy")
 
 
 def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: bool = False,
@@ -174,6 +174,11 @@ def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: b
 
         log("timing headline sentiment (MiniLM, in a subprocess for a clean RSS figure)…")
         results += bench_sentiment(threads=config.engine.threads, repeats=1 if quick else 3)
+    if "strategy" in parts:
+        from engine.strategy.bench_strategy import bench_strategy
+
+        log("timing the strategy search: walk-forward evaluations/s and our backtester vs backtesting.py…")
+        results += bench_strategy(embedded)
     for r in results:
         log(_row(r))
     if as_json:

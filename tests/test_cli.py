@@ -135,3 +135,20 @@ def test_report_on_the_embedded_data_has_every_family(capsys):
         assert row.get("error") is None, row
         assert row["metrics"]["n_test"] > 0
         assert row["baselines"]["majority"]["hit_rate"] is not None
+
+
+@pytest.mark.slow
+def test_evolve_cli_prints_top_strategies_with_holdout_and_overfitting(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PI_COCKPIT_HOME", str(tmp_path / "home"))
+    assert main(["evolve", "--trials", "40", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    text = json.dumps(summary)
+    assert "deflated" in text and "holdout" in text.replace("hold_out", "holdout").replace("hold-out", "holdout")
+    assert main(["evolve", "--trials", "60", "--json"]) == 0  # resumes the same study
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert json.dumps(again) != text
+
+
+def test_evolve_needs_a_budget(capsys):
+    assert main(["evolve"]) == 2
+    assert "--trials" in capsys.readouterr().err

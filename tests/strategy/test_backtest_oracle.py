@@ -7,11 +7,11 @@ import pytest
 
 pytest.importorskip("backtesting")
 
-from engine.data.embedded import load_embedded  # noqa: E402
-from engine.strategy import indicators as ind  # noqa: E402
-from engine.strategy.backtest import Costs, ExitRules, backtest  # noqa: E402
-from engine.strategy.market import Market  # noqa: E402
-from tests.strategy.oracle import run_oracle  # noqa: E402
+from engine.data.embedded import load_embedded
+from engine.strategy import indicators as ind
+from engine.strategy.backtest import Costs, ExitRules, backtest
+from engine.strategy.market import Market
+from tests.strategy.oracle import run_oracle
 
 FEE = 0.001
 BARS = 2000
@@ -78,7 +78,7 @@ RUNS = [(case, SLICES[(k + j) % len(SLICES)]) for k, case in enumerate(CASES) fo
 
 @pytest.mark.parametrize("case,where", RUNS, ids=[f"{c[0]}-{w[0]}" for c, w in RUNS])
 def test_same_trades_and_equity_as_backtesting_py(embedded, case, where):
-    name, signals, rules, direction = case
+    _name, signals, rules, direction = case
     symbol, start = where
     panel = _slice(embedded, symbol, start)
     m = Market.from_panel(panel)
