@@ -71,6 +71,7 @@ class ProposalBook:
         self.source = source
         self._clock = clock
         self._pending: dict[str, TradeProposal] = {}
+        self._quiet_until: dict[str, int] = {}  # symbol → first cycle it may be proposed again
         self._blocked: dict[str, tuple[Side, str]] = {}
 
     def pending(self) -> tuple[TradeProposal, ...]:
@@ -97,6 +98,8 @@ class ProposalBook:
         candidates: list[tuple[float, int, str, Side, float, float]] = []
         for i, (symbol, p, price) in enumerate(zip(symbols, scores, prices, strict=True)):
             if not (math.isfinite(p) and math.isfinite(price) and price > 0) or symbol in pending_symbols:
+                continue
+            if cycle < self._quiet_until.get(symbol, 0):
                 continue
             held = state.quantity(symbol)
             if p >= s.buy_threshold and held <= 0 and state.pending_buy(symbol) <= 0:
@@ -205,6 +208,7 @@ class ProposalBook:
 
     def reject(self, proposal_id: str, reason: str, *, cycle: int, ts: int) -> list[Event]:
         proposal = self._take(proposal_id)
+        self._quiet_until[proposal.symbol] = cycle + self.settings.quiet_bars
         self.ledger.journal_decide(proposal_id, outcome="rejected", reason=reason)
         return [self._resolved(proposal_id, proposal.symbol, "rejected", reason, cycle, ts)]
 
@@ -219,6 +223,7 @@ class ProposalBook:
 
     def _expire_one(self, proposal: TradeProposal, cycle: int, ts: int) -> list[Event]:
         reason = f"no decision within {self.settings.timeout_seconds:g} s"
+        self._quiet_until[proposal.symbol] = cycle + self.settings.quiet_bars
         self.ledger.journal_decide(proposal.proposal_id, outcome="expired", reason=reason)
         return [self._resolved(proposal.proposal_id, proposal.symbol, "expired", reason, cycle, ts)]
 

@@ -41,6 +41,8 @@ class TradingSettings:
     """With auto_approve on, proposals up to this notional skip the dialog (still risk-checked)."""
     min_notional: float = 10.0
     """A proposal smaller than this (after the risk cap) is not made."""
+    quiet_bars: int = 12
+    """After a rejected or expired proposal, that symbol gets no new one for this many bars."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -51,6 +53,7 @@ class TradingSettings:
         _positive("trading.order_notional", self.order_notional)
         _positive("trading.timeout_seconds", self.timeout_seconds)
         _at_least_zero("trading.min_notional", self.min_notional)
+        _at_least_zero("trading.quiet_bars", self.quiet_bars)
         _at_least_zero("trading.auto_approve_max_notional", self.auto_approve_max_notional)
         if self.max_per_cycle < 1:
             raise ConfigError(f"trading.max_per_cycle must be ≥ 1, got {self.max_per_cycle!r}")

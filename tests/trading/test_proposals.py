@@ -210,3 +210,17 @@ def test_a_broker_refusal_after_approval_is_journalled(tmp_path):
     (row,) = d.ledger.journal(1)
     assert row.outcome == "approved" and "rejected: insufficient cash" in row.reason
     d.close()
+
+
+def test_a_rejected_symbol_stays_quiet_for_quiet_bars(tmp_path):
+    from engine.trading.desk import TradingDesk
+    from engine.trading.settings import RiskSettings, TradingSettings
+
+    desk = TradingDesk.paper(tmp_path, TradingSettings(quiet_bars=3), RiskSettings(), symbols=("A/USD",),
+                             timeframe="30m")
+    def propose(cycle):
+        return [e for e in desk.propose(cycle, cycle, ("A/USD",), [0.9], {"A/USD": ()}, [100.0])
+                if type(e).__name__ == "TradeProposal"]
+    (first,) = propose(1)
+    desk.reject(first.proposal_id)
+    assert [c for c in range(2, 8) if propose(c)][:1] == [first.cycle + 3]
