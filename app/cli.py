@@ -12,7 +12,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Sequence
 
-SUBCOMMANDS = ("tui", "run", "report", "bench", "fetch", "evolve")
+SUBCOMMANDS = ("tui", "run", "report", "bench", "fetch", "evolve", "train")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     evolve.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
     evolve.add_argument("--data", nargs="+", metavar="PATH", help="your own OHLCV files instead of the embedded data")
     evolve.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+    train = sub.add_parser("train", help="train a model family ahead of time and save its checkpoint")
+    common(train)
+    train.add_argument("family", choices=("rl", "forecast", "patterns", "sentiment"),
+                       help="rl: DQN pretraining; forecast: the LSTM; patterns: the CNN; sentiment: the head")
+    train.add_argument("options", nargs=argparse.REMAINDER,
+                       help="family options (patterns: --epochs N --per-class N --seed S --shipped)")
 
     bench = sub.add_parser("bench", help="measure speed and memory per family")
     common(bench)
@@ -116,6 +123,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(args)
     if args.command == "evolve":
         return _evolve(args)
+    if args.command == "train":
+        return _train(args)
     if args.command == "bench":
         from engine.bench import run_bench
 
@@ -259,6 +268,55 @@ def _report(args: argparse.Namespace) -> int:
         print(json.dumps(report, allow_nan=False))
     else:
         print(format_report(report))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Checkpoints go to <data dir>/checkpoints, where the cockpit's models look first."""
+    options = list(args.options)
+    if "--config" in options:  # REMAINDER also swallows options meant for us
+        at = options.index("--config")
+        args.config, options = options[at + 1] if at + 1 < len(options) else None, options[:at] + options[at + 2:]
+    args.options = options
+    config = _load(args)
+    from engine.threads import cap_threads
+
+    cap_threads(config.engine.threads)
+    checkpoints = config.data_dir() / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    if args.family == "patterns":
+        from engine.patterns.train import main as train_patterns_main
+
+        options = list(args.options)
+        if "--out" not in options and "--shipped" not in options:
+            options += ["--out", str(checkpoints / "patterns_cnn.pt")]
+        return train_patterns_main(options)
+    if args.options:
+        print(f"cockpit train {args.family}: takes no options (got {' '.join(args.options)}); "
+              f"set them in [models.{args.family}] of your config", file=sys.stderr)
+        return 2
+    if args.family == "sentiment":
+        from engine.sentiment.model import train_sentiment
+
+        scores = train_sentiment(str(checkpoints), threads=config.engine.threads, seed=config.engine.seed,
+                                 progress=log)
+        print(json.dumps(scores, default=str))
+        return 0
+    from engine.data.embedded import load_embedded
+
+    panel = load_embedded(config.data.symbols or None)
+    if args.family == "rl":
+        from engine.rl.train import train_rl
+
+        result = train_rl(panel, config.models.rl.params(), checkpoint_dir=checkpoints, seed=config.engine.seed,
+                          threads=config.engine.threads, log=log)
+    else:
+        from engine.forecast.train import train_forecast
+
+        result = train_forecast(panel, config.models.forecast.params(), checkpoint_dir=checkpoints,
+                                seed=config.engine.seed, threads=config.engine.threads, log=log)
+    print(f"saved {result.path}")
     return 0
 
 

@@ -58,6 +58,7 @@ class Engine:
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         ctx = ModelContext(checkpoint_dir=str(config.data_dir() / "checkpoints"), seed=config.engine.seed,
                            threads=config.engine.threads)
+        self._ctx = ctx
         self.slots: tuple[ModelSlot, ...] = tuple(ModelSlot(m, ctx=ctx, publish=self._bus.publish) for m in models)
         names = [s.name for s in self.slots]
         if len(set(names)) != len(names):
@@ -115,6 +116,13 @@ class Engine:
         for slot in self.slots:
             if slot.state != ModelState.STOPPED:
                 slot.stop()
+            save = getattr(slot.model, "save_on_stop", None)
+            if callable(save):
+                try:
+                    save(self._ctx.checkpoint_dir)
+                except Exception as exc:  # noqa: BLE001 - a failed save must not block shutdown
+                    self._publish(EngineError(source=slot.name, kind=type(exc).__name__,
+                                              message=f"checkpoint on stop failed: {exc}"))
         self.feed.close()
         if self.desk is not None:
             self.desk.close()
@@ -213,8 +221,10 @@ class Engine:
                 self._publish(event)
             votes = self.hub.last_votes
             if self.desk is not None and votes is not None and votes.cycle == self.cycle:
+                reasons = contributions(votes, tuple(self.hub.last_signals.values()),
+                                        {r.source: r.weight for r in self.hub.score_rows()})
                 for event in self.desk.propose(self.cycle, bar.ts, self.symbols, np.asarray(votes.final),
-                                               contributions(votes), bar.close):
+                                               reasons, bar.close):
                     self._publish(event)
         self._schedule_refits()
         self._publish_statuses()

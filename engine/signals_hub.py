@@ -28,11 +28,13 @@ class SignalHub:
                                      window=window or max(500, 100 * len(symbols)), min_scored=min_scored)
         self.voter = EnsembleVoter(ENSEMBLE, horizon=horizon)
         self.last_votes: Votes | None = None
+        self.last_signals: dict[str, Signal] = {}
 
     def on_cycle(self, cycle: int, bar: Bar, events: Sequence[Event], slots: Sequence[ModelSlot]) -> list[Event]:
         """Score, record and vote; returns the Votes and ScoreboardRow events."""
         self.scoreboard.observe(cycle, bar.close)
         signals = {e.source: e for e in events if isinstance(e, Signal)}
+        self.last_signals.update({k: v for k, v in signals.items() if v.family != ENSEMBLE})
         for slot in slots:
             prior = getattr(slot.model, "holdout_skill", None)
             self.scoreboard.register(slot.name, slot.family, prior=prior if prior is not None else 0.0)
@@ -54,8 +56,15 @@ class SignalHub:
         return self.scoreboard.rows()
 
 
-def contributions(votes: Votes) -> dict[str, tuple[Contribution, ...]]:
-    """Per symbol, how each voting ensemble member contributed (for proposals)."""
+def contributions(votes: Votes, others: Sequence[Signal] = (),
+                  weights: dict[str, float] | None = None) -> dict[str, tuple[Contribution, ...]]:
+    """Per symbol, how each voting ensemble member contributed (for proposals).
+
+    The other families' latest signals for the symbol are listed after them
+    with their measured scoreboard weight, marked as not in the vote: they are
+    shown so the trader sees them, and join the score only through fusion.
+    """
+    weights = weights or {}
     out: dict[str, tuple[Contribution, ...]] = {}
     for i, symbol in enumerate(votes.symbols):
         parts = []
@@ -64,5 +73,15 @@ def contributions(votes: Votes) -> dict[str, tuple[Contribution, ...]]:
             if member.weight > 0 and np.isfinite(p):
                 parts.append(Contribution(source=member.name, family=ENSEMBLE, value=float(p), weight=member.weight,
                                           note=f"live hit {member.live_hit_rate:.0%}" if member.live_hit_rate is not None else ""))
-        out[symbol] = tuple(sorted(parts, key=lambda c: -c.weight))
+        parts.sort(key=lambda c: -c.weight)
+        for signal in others:
+            if symbol in signal.symbols:
+                p = signal.values[signal.symbols.index(symbol)]
+                if np.isfinite(p):
+                    parts.append(Contribution(source=signal.source, family=signal.family, value=float(p),
+                                              weight=weights.get(signal.source, 0.0),
+                                              note="shown, not in the vote"))
+        out[symbol] = tuple(parts)
     return out
+
+

@@ -152,3 +152,18 @@ def test_evolve_cli_prints_top_strategies_with_holdout_and_overfitting(tmp_path,
 def test_evolve_needs_a_budget(capsys):
     assert main(["evolve"]) == 2
     assert "--trials" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_rl_writes_a_checkpoint_the_model_resumes(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PI_COCKPIT_HOME", str(tmp_path / "home"))
+    cfg = write_config(tmp_path, "[models.rl]\ntrain_bars = 600\npretrain_steps = 1000\nchunk_steps = 500\n"
+                                 "episode_bars = 200\n")
+    assert main(["train", "rl", "--config", cfg]) == 0
+    assert "saved" in capsys.readouterr().out
+    assert list((tmp_path / "home" / "checkpoints").glob("dqn*"))
+
+
+def test_train_rejects_options_it_does_not_take(capsys):
+    assert main(["train", "forecast", "--epochs", "3"]) == 2
+    assert "[models.forecast]" in capsys.readouterr().err

@@ -174,3 +174,17 @@ def test_threaded_engine_streams_and_obeys_pause():
         assert engine.cycle > 0
     finally:
         engine.stop()
+
+
+def test_online_learning_is_kept_on_stop(tmp_path, monkeypatch):
+    from engine.rl.model import DQNModel
+
+    monkeypatch.setenv("PI_COCKPIT_HOME", str(tmp_path))
+    dqn = DQNModel("dqn", train_bars=300, pretrain_steps=500, chunk_steps=250, episode_bars=100)
+    engine, feed, seen = make_engine(models=[dqn])
+    engine.prepare()
+    for _ in range(3):
+        engine.step(feed.next_bar(timeout=0))
+    assert engine.slots[0].state == ModelState.RUNNING
+    engine.stop()
+    assert (tmp_path / "checkpoints" / "dqn.pt").exists()

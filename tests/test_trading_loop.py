@@ -82,3 +82,18 @@ def test_a_broken_member_is_marked_failed_and_the_vote_goes_on(tmp_path):
     assert broken.error.startswith("ValueError: bad weights")
     assert np.isfinite(votes.final).all()
     assert sum(m.weight for m in votes.members) == pytest.approx(1.0)
+
+
+def test_proposals_list_other_families_signals_as_reasons(tmp_path):
+    from engine.events import Signal
+    from engine.signals_hub import contributions
+
+    engine, feed, seen = make(tmp_path)
+    bar = feed.next_bar(timeout=0)
+    engine.step(bar)
+    votes = of(seen, Votes)[-1]
+    dqn = Signal(source="dqn", family="rl", symbols=votes.symbols, values=(0.7,) * len(votes.symbols), horizon=1)
+    reasons = contributions(votes, (dqn,), {"dqn": 0.25})
+    for symbol in votes.symbols:
+        (rl,) = [c for c in reasons[symbol] if c.family == "rl"]
+        assert rl.source == "dqn" and rl.value == 0.7 and rl.weight == 0.25 and "not in the vote" in rl.note

@@ -107,6 +107,14 @@ class DQNModel:
     def ready(self) -> bool:
         return self.agent is not None and self.standardiser is not None
 
+    def save_on_stop(self, checkpoint_dir: str) -> None:
+        """Keep what online learning taught: the engine calls this on shutdown."""
+        if not self.ready or not checkpoint_dir:
+            return
+        from engine.rl.train import checkpoint_path, save_checkpoint
+
+        save_checkpoint(self, checkpoint_path(checkpoint_dir, self.name))
+
     def warmup(self, ctx: ModelContext) -> None:
         """Remember seed and threads; load `<checkpoint_dir>/<name>.pt` if it exists with the same params."""
         self._seed, self._threads = ctx.seed, ctx.threads
