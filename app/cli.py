@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     evolve.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
     evolve.add_argument("--data", nargs="+", metavar="PATH", help="your own OHLCV files instead of the embedded data")
     evolve.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    evolve.add_argument("--promote", action="store_true",
+                        help="save the winners that pass the hold-out and overfitting thresholds as signal sources")
 
     train = sub.add_parser("train", help="train a model family ahead of time and save its checkpoint")
     common(train)
@@ -340,6 +342,15 @@ def _evolve(args: argparse.Namespace) -> int:
                          workers=args.workers, progress_callback=print_progress, json_summary=args.json)
     if not args.json:
         print(format_summary(summary))
+    if args.promote:
+        from engine.strategy.promoted import PROMOTED_FILE, promote, study_genomes
+
+        path = config.data_dir() / PROMOTED_FILE
+        genomes = study_genomes(summary.study, storage_url=args.storage, data_dir=config.data_dir())
+        entries = promote(summary, path, genomes=genomes, study=summary.study)
+        passing = sum(1 for row in summary.top if row.passes)
+        print(f"cockpit evolve: {passing} winner(s) passed the thresholds; {len(entries)} promoted in {path}",
+              file=sys.stderr)
     return 0
 
 

@@ -29,6 +29,7 @@ from app.bindings import SPEEDS, global_bindings, speed_index
 from app.bridge import EngineLike, EventBridge, EventsReady
 from app.panes.ensemble import FAMILY as ENSEMBLE_FAMILY
 from app.panes.ensemble import EnsemblePane
+from app.panes.evolution import EvolutionPane
 from app.panes.forecast import ForecastPane
 from app.panes.models import ModelsPane
 from app.panes.patterns import PatternsPane
@@ -88,6 +89,7 @@ from engine.forecast.events import Forecast
 from engine.patterns.events import PatternHit
 from engine.rl.events import QValues
 from engine.sentiment.events import Headline, Sentiment
+from engine.strategy.events import EvolutionProgress
 
 STALE_AFTER_S = 10.0
 PANE_ACTIONS = frozenset({"choose_symbol", "prev_symbol", "next_symbol", "toggle_pause", "toggle_family", "retry",
@@ -298,6 +300,8 @@ class CockpitApp(App[None]):
                 main.pane("sentiment", SentimentPane).show_sentiment(event)
             case QValues():
                 main.pane("dqn", QValuesPane).show_qvalues(event)
+            case EvolutionProgress():
+                main.pane("evolution", EvolutionPane).show_progress(event)
             case ScoreboardRow():
                 main.models.show_score(event)
                 main.ensemble.show_score(event)

@@ -80,6 +80,16 @@ def build_models(config: Config) -> tuple[list[Model], dict[str, int]]:
 
         models.append(PatternModel("patterns", **pc.params()))
         retrain["patterns"] = pc.retrain_every
+    st = config.strategy
+    if st.promoted:
+        from engine.strategy.promoted import PROMOTED_FILE, PromotedStrategies
+
+        timeframe = config.data.timeframe or ("30m" if config.data.source in ("embedded", "synthetic")
+                                              else config.ccxt.timeframe)
+        models.append(PromotedStrategies("strategies", path=config.data_dir() / PROMOTED_FILE,
+                                         base_timeframe=timeframe, step=st.signal_step,
+                                         min_window_bars=st.window_bars))
+        retrain["strategies"] = st.reload_every
     sc = config.models.sentiment
     if sc.enabled:
         from engine.sentiment.model import SentimentModel
@@ -110,7 +120,7 @@ def build_desk(config: Config, feed: Feed) -> TradingDesk:
 
 
 def build_engine(config: Config, *, feed: Feed | None = None, with_monitor: bool = True,
-                 with_desk: bool = True) -> Engine:
+                 with_desk: bool = True, with_evolution: bool = True) -> Engine:
     from engine.threads import cap_threads
 
     cap_threads(config.engine.threads)
@@ -122,4 +132,19 @@ def build_engine(config: Config, *, feed: Feed | None = None, with_monitor: bool
         monitor = Monitor(slow_interval=config.monitor.slow_interval_seconds)
     feed = feed or build_feed(config)
     return Engine(config, feed=feed, models=models, monitor=monitor, retrain_every=retrain,
-                  hub=build_hub(config, feed.symbols), desk=build_desk(config, feed) if with_desk else None)
+                  hub=build_hub(config, feed.symbols), desk=build_desk(config, feed) if with_desk else None,
+                  evolution=build_evolution(config) if with_evolution else None)
+
+
+def build_evolution(config: Config):  # noqa: ANN201 - EvolutionWorker (imported lazily)
+    """The background strategy search, or None when [strategy] background is off."""
+    st = config.strategy
+    if not st.background:
+        return None
+    from engine.strategy.background import EvolutionSpec, EvolutionWorker
+
+    symbols = config.data.symbols if config.data.source == "embedded" else ()
+    return EvolutionWorker(EvolutionSpec(source="embedded", symbols=tuple(symbols), bars=st.bars,
+                                         trials=st.trials or None, hours=st.hours or None,
+                                         data_dir=config.data_dir(), storage_url=st.storage or None,
+                                         study_name=st.study, seed=config.engine.seed))

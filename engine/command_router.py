@@ -74,6 +74,9 @@ def apply_command(engine: "Engine", command: Command) -> str | None:
 
 
 def _model_command(engine: "Engine", command: PauseModel | ResumeModel | RetryModel) -> str | None:
+    evolution = getattr(engine, "evolution", None)
+    if evolution is not None and command.name == "evolution":
+        return _evolution_command(engine, evolution, command)
     slot = engine.slot(command.name)
     if slot is None:
         known = ", ".join(s.name for s in engine.slots) or "none"
@@ -103,4 +106,23 @@ def _trading_command(engine: "Engine", command: ApproveTrade | RejectTrade | Sho
         return str(exc)
     for event in events:
         engine.publish(event)
+    return None
+
+
+def _evolution_command(engine: "Engine", evolution: object, command: PauseModel | ResumeModel | RetryModel
+                       ) -> str | None:
+    """The background search obeys the same keys as a model (SIGSTOP/SIGCONT, restart)."""
+    if isinstance(command, PauseModel):
+        if evolution.paused:  # type: ignore[attr-defined]
+            return "evolution is already paused"
+        evolution.pause()  # type: ignore[attr-defined]
+    elif isinstance(command, ResumeModel):
+        if not evolution.paused:  # type: ignore[attr-defined]
+            return "evolution is not paused"
+        evolution.resume()  # type: ignore[attr-defined]
+    else:
+        if evolution.alive:  # type: ignore[attr-defined]
+            return "evolution is running; nothing to retry"
+        evolution.start()  # type: ignore[attr-defined]
+    engine.publish(evolution.status(engine.cycle))  # type: ignore[attr-defined]
     return None

@@ -244,6 +244,35 @@ class RLConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StrategyConfig:
+    background: bool = True
+    """Run the NSGA-II strategy search in the cockpit as a niced background process."""
+    hours: float = 8.0
+    """Budget of one background search session (resumes where the study stopped)."""
+    trials: int = 0
+    """Or stop at this many completed trials in the study (0 = only the hours budget)."""
+    bars: int = 0
+    """Search on the newest N bars of the embedded data (0 = all)."""
+    study: str = "cockpit-evolve"
+    storage: str = ""
+    """Optuna storage URL; "" = a journal file in the data directory."""
+    promoted: bool = True
+    """Trade signals from promoted strategies (`cockpit evolve --promote`)."""
+    signal_step: float = 0.1
+    window_bars: int = 600
+    reload_every: int = 500
+    """Bars between re-reading the promoted strategies file."""
+
+    def validate(self) -> None:
+        _at_least("strategy.hours", self.hours, 0.0)
+        _at_least("strategy.trials", self.trials, 0)
+        _at_least("strategy.window_bars", self.window_bars, 100)
+        _at_least("strategy.reload_every", self.reload_every, 1)
+        if self.background and self.hours <= 0 and self.trials <= 0:
+            raise ValueError(("strategy.hours", "or strategy.trials must give the background search a budget"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelsConfig:
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     sentiment: SentimentConfig = field(default_factory=SentimentConfig)
@@ -275,6 +304,7 @@ class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     trading: TradingSettings = field(default_factory=TradingSettings)
     risk: RiskSettings = field(default_factory=RiskSettings)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     source_file: str = ""

@@ -47,7 +47,8 @@ class Engine:
 
     def __init__(self, config: Config, *, feed: Feed, models: Sequence[Model] = (),
                  monitor: object | None = None, retrain_every: dict[str, int] | None = None,
-                 hub: SignalHub | None = None, desk: TradingDesk | None = None) -> None:
+                 hub: SignalHub | None = None, desk: TradingDesk | None = None,
+                 evolution: object | None = None) -> None:
         self.config = config
         self.feed = feed
         self.symbols: tuple[str, ...] = feed.symbols
@@ -68,6 +69,7 @@ class Engine:
         self._monitor = monitor
         self.hub = hub
         self.desk = desk
+        self.evolution = evolution  # a niced background search process (engine.strategy.background)
         train_need = max([getattr(m, "train_bars", 0) + getattr(m, "horizon", 0) for m in models] or [0])
         self._window = RollingPanel(self.symbols, self.timeframe, max(train_need + 64, config.engine.chart_bars, 256),
                                     source=feed.source, synthetic=feed.synthetic)
@@ -98,6 +100,12 @@ class Engine:
         if self._threads:
             return
         self._synchronous = False
+        if self.evolution is not None:
+            try:
+                self.evolution.start()  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001 - the cockpit runs without the search
+                self._publish(EngineError(source="evolution", kind=type(exc).__name__, message=str(exc)))
+                self.evolution = None
         self._pool = ThreadPoolExecutor(self.config.engine.workers, thread_name_prefix="cockpit-model")
         for name, target in (("cockpit-loop", self._loop), ("cockpit-trainer", self._trainer),
                              ("cockpit-monitor", self._monitor_loop)):
@@ -113,6 +121,8 @@ class Engine:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.evolution is not None:
+            self.evolution.stop(timeout=min(timeout, 5.0))  # type: ignore[attr-defined]
         for slot in self.slots:
             if slot.state != ModelState.STOPPED:
                 slot.stop()
@@ -257,6 +267,8 @@ class Engine:
         self._last_status_wall = now
         for slot in self.slots:
             slot.emit_status()
+        if self.evolution is not None:
+            self._publish(self.evolution.status(self.cycle))  # type: ignore[attr-defined]
 
     def _publish_candles(self, bar: Bar) -> None:
         now = time.monotonic()
@@ -314,6 +326,9 @@ class Engine:
             self.prepare()
             while not self._stop.is_set():
                 self.apply_commands()
+                if self.evolution is not None:
+                    for event in self.evolution.poll():  # type: ignore[attr-defined]
+                        self._publish(event)
                 if self.desk is not None:
                     for event in self.desk.expire():
                         self._publish(event)

@@ -144,9 +144,11 @@ def test_evolve_cli_prints_top_strategies_with_holdout_and_overfitting(tmp_path,
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     text = json.dumps(summary)
     assert "deflated" in text and "holdout" in text.replace("hold_out", "holdout").replace("hold-out", "holdout")
-    assert main(["evolve", "--trials", "60", "--json"]) == 0  # resumes the same study
-    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(["evolve", "--trials", "60", "--json", "--promote"]) == 0  # resumes the same study
+    out, err = capsys.readouterr()
+    again = json.loads(out.strip().splitlines()[-1])
     assert json.dumps(again) != text
+    assert "passed the thresholds" in err and (tmp_path / "home" / "promoted.json").exists()
 
 
 def test_evolve_needs_a_budget(capsys):

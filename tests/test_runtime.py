@@ -188,3 +188,30 @@ def test_online_learning_is_kept_on_stop(tmp_path, monkeypatch):
     assert engine.slots[0].state == ModelState.RUNNING
     engine.stop()
     assert (tmp_path / "checkpoints" / "dqn.pt").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_background_search_streams_progress_and_pauses_like_a_model(tmp_path):
+    from engine.strategy.background import EvolutionSpec, EvolutionWorker
+    from engine.strategy.events import EvolutionProgress
+
+    spec = EvolutionSpec(source="synthetic", n_symbols=2, bars=1500, trials=100_000, data_dir=tmp_path, seed=1)
+    engine, feed, seen = make_engine(models=[])
+    engine.evolution = EvolutionWorker(spec)
+    engine.start()
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(isinstance(e, EvolutionProgress) for e in list(seen)):
+            time.sleep(0.1)
+        assert any(isinstance(e, EvolutionProgress) for e in list(seen)), "no progress from the search"
+        engine.submit(PauseModel(name="evolution"))
+        deadline = time.time() + 10
+        while time.time() < deadline and not engine.evolution.paused:
+            time.sleep(0.05)
+        assert engine.evolution.paused
+        status = [e for e in list(seen) if isinstance(e, ModelStatus) and e.source == "evolution"]
+        assert status and status[-1].state == ModelState.PAUSED
+    finally:
+        engine.stop()
+    assert not engine.evolution.alive

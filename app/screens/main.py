@@ -25,6 +25,7 @@ from textual.widgets import Footer, TabbedContent, TabPane, Tabs
 
 from app.panes.ensemble import FAMILY as ENSEMBLE_FAMILY
 from app.panes.ensemble import EnsemblePane
+from app.panes.evolution import EvolutionPane
 from app.panes.forecast import ForecastPane
 from app.panes.header import HeaderPane
 from app.panes.log import LogPane
@@ -81,8 +82,9 @@ TABS: tuple[Tab, ...] = (
     Tab("patterns", "Patterns", lambda c: PatternsPane()),
     Tab("sentiment", "Sentiment", lambda c: SentimentPane(c.symbols, model="sentiment")),
     Tab("dqn", "DQN", lambda c: QValuesPane(symbol=c.selected, model="dqn")),
+    Tab("evolution", "Evolution", lambda c: EvolutionPane()),
 )
-"""The family panes, in tab order (keys 1..9). Later: Evolution."""
+"""The family panes, in tab order (keys 1..9)."""
 
 
 def tab_titles(tabs: tuple[Tab, ...] = TABS) -> tuple[tuple[str, str], ...]:
