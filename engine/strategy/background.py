@@ -80,8 +80,21 @@ def load_panel(spec: EvolutionSpec) -> Any:
     return panel
 
 
+def _quiet_stdio(spec: EvolutionSpec) -> None:
+    """Send the child's stdout/stderr to a log file: under the TUI they are the trader's screen."""
+    directory = Path(spec.data_dir) if spec.data_dir else None
+    if directory is None:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / "evolution.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def _child_main(spec: EvolutionSpec, out: Any) -> None:
     """The search process: lowest priority first, then the search; errors go to the queue."""
+    _quiet_stdio(spec)
     try:
         os.nice(spec.nice)
     except OSError:  # pragma: no cover - nice is best effort
@@ -122,11 +135,19 @@ class EvolutionWorker:
 
         if self.alive:
             return
-        ctx = multiprocessing.get_context("spawn")
-        self._queue = ctx.Queue()
-        self._proc = ctx.Process(target=_child_main, args=(self.spec, self._queue), name="cockpit-evolution",
-                                 daemon=True)
-        self._proc.start()
+        # Under the TUI sys.stdout/stderr are capture objects without a usable fileno(), which
+        # multiprocessing's resource tracker and spawn need ("bad value(s) in fds_to_keep"):
+        # use the real ones while the queue and the process are made.
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        try:
+            ctx = multiprocessing.get_context("spawn")
+            self._queue = ctx.Queue()
+            self._proc = ctx.Process(target=_child_main, args=(self.spec, self._queue), name="cockpit-evolution",
+                                     daemon=True)
+            self._proc.start()
+        finally:
+            sys.stdout, sys.stderr = saved
         self._paused = False
         self._reported_end = False
 
