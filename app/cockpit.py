@@ -59,6 +59,7 @@ from engine.commands import (
     ResumeModel,
     RetryModel,
     SetSpeed,
+    SetStrategyEnabled,
     SetSymbol,
     ShowJournal,
 )
@@ -89,7 +90,7 @@ from engine.forecast.events import Forecast
 from engine.patterns.events import PatternHit
 from engine.rl.events import QValues
 from engine.sentiment.events import Headline, Sentiment
-from engine.strategy.events import EvolutionProgress
+from engine.strategy.events import EvolutionProgress, PromotedList
 
 STALE_AFTER_S = 10.0
 PANE_ACTIONS = frozenset({"choose_symbol", "prev_symbol", "next_symbol", "toggle_pause", "toggle_family", "retry",
@@ -302,6 +303,8 @@ class CockpitApp(App[None]):
                 main.pane("dqn", QValuesPane).show_qvalues(event)
             case EvolutionProgress():
                 main.pane("evolution", EvolutionPane).show_progress(event)
+            case PromotedList():
+                main.pane("evolution", EvolutionPane).show_promoted(event)
             case ScoreboardRow():
                 main.models.show_score(event)
                 main.ensemble.show_score(event)
@@ -495,6 +498,10 @@ class CockpitApp(App[None]):
         self.main.ensemble.select_symbol(symbol)
         self.main.pane("forecast", ForecastPane).select_symbol(symbol)
         self.main.pane("dqn", QValuesPane).select_symbol(symbol)
+
+    @on(EvolutionPane.ToggleStrategy)
+    def _toggle_strategy(self, message: EvolutionPane.ToggleStrategy) -> None:
+        self._submit(SetStrategyEnabled(strategy_id=message.strategy_id, enabled=message.enabled))
 
     @on(QValuesPane.FreezeRequested)
     def _freeze_requested(self, message: QValuesPane.FreezeRequested) -> None:

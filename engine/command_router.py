@@ -19,6 +19,7 @@ from engine.commands import (
     ResumeModel,
     RetryModel,
     SetSpeed,
+    SetStrategyEnabled,
     SetSymbol,
     ShowJournal,
     Shutdown,
@@ -34,6 +35,18 @@ def apply_command(engine: "Engine", command: Command) -> str | None:
     """Carry out `command`; returns why not, or None when done."""
     if isinstance(command, (PauseModel, ResumeModel, RetryModel)):
         return _model_command(engine, command)
+    if isinstance(command, SetStrategyEnabled):
+        slot = engine.slot("strategies")
+        if slot is None:
+            return "no promoted strategies in this engine ([strategy] promoted = false)"
+        try:
+            (slot.model.enable if command.enabled else slot.model.disable)(command.strategy_id)  # type: ignore[attr-defined]
+        except CockpitError as exc:
+            return str(exc)
+        engine.publish(slot.model.listing(engine.cycle))  # type: ignore[attr-defined]
+        engine.publish(LogMessage(source=slot.name, cycle=engine.cycle, level="info",
+                                  message=f"strategy {command.strategy_id} {'on' if command.enabled else 'off'}"))
+        return None
     if isinstance(command, FreezeLearning):
         slot = engine.slot(command.name)
         if slot is None or not hasattr(slot.model, "freeze_learning"):

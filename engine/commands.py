@@ -79,3 +79,11 @@ class FreezeLearning(Command):
 
     name: str
     frozen: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetStrategyEnabled(Command):
+    """Switch a promoted strategy's signal off (or on again); persisted."""
+
+    strategy_id: str
+    enabled: bool

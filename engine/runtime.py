@@ -267,6 +267,9 @@ class Engine:
         self._last_status_wall = now
         for slot in self.slots:
             slot.emit_status()
+            listing = getattr(slot.model, "listing", None)
+            if callable(listing) and slot.model.ready:
+                self._publish(listing(self.cycle))  # state-like: e.g. the promoted strategies and their on/off
         if self.evolution is not None:
             self._publish(self.evolution.status(self.cycle))  # type: ignore[attr-defined]
 

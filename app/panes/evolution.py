@@ -15,13 +15,20 @@ from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from app.theming import colour
 from app.widgets.glyphs import spark
 from app.widgets.text import update
-from engine.strategy.events import EvolutionProgress, ParetoPoint, StrategyRow
+from engine.strategy.events import (
+    EvolutionProgress,
+    ParetoPoint,
+    PromotedList,
+    StrategyRow,
+)
 
 COLUMNS = (("trial", "trial"), ("wf", "WF Sharpe"), ("dd", "WF maxDD"), ("hold", "hold-out Sharpe"),
            ("dsr", "DSR"), ("pass", "pass"), ("strategy", "strategy"))
@@ -70,12 +77,24 @@ def table_cells(row: StrategyRow) -> tuple[str, ...]:
 
 
 class EvolutionPane(Vertical):
-    """Where the background strategy search stands."""
+    """Where the background strategy search stands, and which promoted strategies trade."""
+
+    BINDINGS = [Binding("d", "toggle_strategy", "Strategy on/off", id="evolution.toggle-strategy",
+                        tooltip="Switch the highlighted promoted strategy's signal off or on")]
+
+    class ToggleStrategy(Message):
+        """Ask the engine to switch a promoted strategy off (enabled=False) or on."""
+
+        def __init__(self, strategy_id: str, enabled: bool) -> None:
+            super().__init__()
+            self.strategy_id = strategy_id
+            self.enabled = enabled
 
     def __init__(self) -> None:
         super().__init__(id="evolution", classes="pane")
         self.border_title = "evolution"
         self._last: EvolutionProgress | None = None
+        self._promoted: PromotedList | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("strategy search not running", id="evolution-status")
@@ -83,6 +102,37 @@ class EvolutionPane(Vertical):
         yield Static(id="evolution-pareto")
         table: DataTable[Text] = DataTable(id="evolution-top", cursor_type="row", zebra_stripes=True)
         yield table
+        yield Static("promoted strategies: none yet (cockpit evolve --promote)", id="evolution-promoted-title")
+        promoted: DataTable[Text] = DataTable(id="evolution-promoted", cursor_type="row")
+        yield promoted
+
+    @property
+    def promoted_table(self) -> DataTable[Text]:
+        return self.query_one("#evolution-promoted", DataTable)
+
+    def show_promoted(self, event: PromotedList) -> None:
+        if self._promoted is not None and self._promoted.entries == event.entries:
+            return
+        self._promoted = event
+        table = self.promoted_table
+        if not table.columns:
+            for key, heading in (("id", "id"), ("on", "trades"), ("hold", "hold-out Sharpe"), ("strategy", "strategy")):
+                table.add_column(heading, key=key)
+        table.clear()
+        for row in event.entries:
+            table.add_row(row.id, "on" if row.enabled else "OFF", _num(row.holdout_sharpe, "+.2f"), row.strategy,
+                          key=row.id)
+        title = (f"promoted strategies ({len(event.entries)}) · d switches the highlighted one on/off"
+                 if event.entries else "promoted strategies: none yet (cockpit evolve --promote)")
+        update(self.query_one("#evolution-promoted-title", Static), title)
+
+    def action_toggle_strategy(self) -> None:
+        if self._promoted is None or not self._promoted.entries:
+            self.app.notify("no promoted strategy to switch", severity="warning")
+            return
+        index = min(max(self.promoted_table.cursor_row, 0), len(self._promoted.entries) - 1)
+        row = self._promoted.entries[index]
+        self.post_message(self.ToggleStrategy(row.id, not row.enabled))
 
     @property
     def table(self) -> DataTable[Text]:

@@ -58,3 +58,22 @@ class EvolutionProgress(Event):
     @property
     def coalesce_key(self) -> str:
         return f"evolution:{self.source}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromotedRow:
+    id: str
+    strategy: str
+    enabled: bool
+    holdout_sharpe: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromotedList(Event):
+    """The promoted strategies and whether each one trades (the trader can switch them off)."""
+
+    entries: tuple[PromotedRow, ...]
+
+    @property
+    def coalesce_key(self) -> str:
+        return "promoted"

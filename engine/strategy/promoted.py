@@ -44,7 +44,7 @@ from engine.models.protocol import (
     ModelContext,
     Progress,
 )
-from engine.strategy.events import StrategyRow
+from engine.strategy.events import PromotedList, PromotedRow, StrategyRow
 from engine.strategy.genome import CATEGORIES, Genome
 
 PROMOTED_FILE = "promoted.json"
@@ -264,6 +264,12 @@ class PromotedStrategies:
         self._warm = True
         yield Progress(done=1, total=1, message=f"{sum(e.enabled for e in self._entries)} promoted strategies")
 
+    def listing(self, cycle: int = 0) -> PromotedList:
+        """Every promoted strategy with its on/off state, for the Evolution tab."""
+        return PromotedList(source=self.name, cycle=cycle, entries=tuple(
+            PromotedRow(id=e.id, strategy=e.strategy, enabled=e.enabled,
+                        holdout_sharpe=_number(e.metrics.get("holdout_sharpe"))) for e in self._entries))
+
     def predict(self, batch: FeatureBatch) -> Sequence[Event]:
         live = [e for e in self._entries if e.enabled]
         if not live:
@@ -329,3 +335,7 @@ class PromotedStrategies:
 
 __all__ = ["PROMOTED_FILE", "PromotedEntry", "PromotedStrategies", "bars_needed", "genome_from_dict",
            "load_promoted", "positions", "promote", "save_promoted", "strategy_id", "study_genomes"]
+
+
+def _number(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None

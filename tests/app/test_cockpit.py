@@ -398,3 +398,21 @@ async def test_command_palette_opens_and_lists_the_cockpit_themes(make):
         await pilot.press("ctrl+p")
         assert type(app.screen).__name__ == "CommandPalette"
         assert {"cockpit-dark", "cockpit-light"} <= set(app.available_themes)
+
+
+async def test_d_in_the_evolution_tab_switches_a_promoted_strategy_through_the_engine(make):
+    from app.panes.evolution import EvolutionPane
+    from engine.commands import SetStrategyEnabled
+    from engine.strategy.events import PromotedList, PromotedRow
+
+    app, engine = make()
+    async with running(app, engine, (120, 40)) as pilot:
+        await deliver(pilot, engine, PromotedList(source="strategies", entries=(
+            PromotedRow(id="aaaa1111", strategy="4h EMA(12/48) crossover", enabled=True, holdout_sharpe=1.1),)))
+        await pilot.press("9")
+        pane = app.main.pane("evolution", EvolutionPane)
+        pane.promoted_table.focus()
+        await pilot.press("d")
+        await pilot.pause()
+        sent = [c for c in engine.commands if isinstance(c, SetStrategyEnabled)]
+        assert [(c.strategy_id, c.enabled) for c in sent] == [("aaaa1111", False)]

@@ -88,3 +88,23 @@ async def test_progress_events_fill_the_pane():
         app.theme = "cockpit-light"  # repaint on theme change must not fail
         await pilot.pause()
         assert pane.last is not None and pane.last.trials_done == 300
+
+
+async def test_d_asks_to_switch_the_highlighted_promoted_strategy_off():
+    from engine.strategy.events import PromotedList, PromotedRow
+
+    app = PaneApp()
+    asked: list[tuple[str, bool]] = []
+    async with app.run_test(size=(120, 40), message_hook=lambda m: asked.append((m.strategy_id, m.enabled))
+                            if isinstance(m, EvolutionPane.ToggleStrategy) else None) as pilot:
+        pane = app.query_one(EvolutionPane)
+        pane.show_promoted(PromotedList(source="strategies", entries=(
+            PromotedRow(id="aaaa1111", strategy="4h EMA(12/48) crossover", enabled=True, holdout_sharpe=1.1),
+            PromotedRow(id="bbbb2222", strategy="1h RSI(14) mean reversion", enabled=False, holdout_sharpe=0.4))))
+        await pilot.pause()
+        assert pane.promoted_table.row_count == 2
+        pane.promoted_table.focus()
+        await pilot.press("d")
+        await pilot.press("down", "d")
+        await pilot.pause()
+    assert list(dict.fromkeys(asked)) == [("aaaa1111", False), ("bbbb2222", True)]  # the hook sees each hop

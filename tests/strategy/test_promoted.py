@@ -160,3 +160,41 @@ def test_study_genomes_match_the_summarys_rows(tmp_path):
     forced = replace(summary, top=tuple(replace(r, passes=i == 0) for i, r in enumerate(summary.top)))
     entries = promote(forced, tmp_path / "promoted.json", genomes=genomes)
     assert [e.strategy for e in entries] == [summary.top[0].strategy] and entries[0].study == "p"
+
+
+def test_the_trader_switches_a_promoted_strategy_off_through_the_engine(tmp_path):
+    """SetStrategyEnabled reaches the model, persists, stops its signal, and lists the new state."""
+    import dataclasses
+
+    from engine.commands import SetStrategyEnabled
+    from engine.config import Config
+    from engine.data.replay import ReplayFeed
+    from engine.data.synthetic import synthetic_panel
+    from engine.events import CommandRejected, Signal
+    from engine.runtime import Engine
+    from engine.strategy.events import PromotedList
+    from engine.strategy.promoted import PromotedEntry, save_promoted
+
+    genome = G1
+    path = tmp_path / "promoted.json"
+    save_promoted(path, [PromotedEntry(id="abc12345", genome=genome, strategy=genome.describe(),
+                                       metrics={"holdout_sharpe": 1.2}, promoted_at="2026-11-25T00:00:00Z",
+                                       trial=1, study="s")])
+    model = PromotedStrategies("strategies", path=path)
+    panel = synthetic_panel(2, 1400, seed=2)
+    engine = Engine(dataclasses.replace(Config()), feed=ReplayFeed(panel, start=1200, speed=0.0), models=[model])
+    seen = []
+    engine.subscribe(seen.append)
+    engine.prepare()
+    engine.step(engine.feed.next_bar(timeout=0))
+    assert [e.source for e in seen if isinstance(e, Signal)] == ["strategy:abc12345"]
+    engine.submit(SetStrategyEnabled(strategy_id="abc12345", enabled=False))
+    engine.submit(SetStrategyEnabled(strategy_id="nope", enabled=False))
+    engine.apply_commands()
+    listing = [e for e in seen if isinstance(e, PromotedList)][-1]
+    assert [(r.id, r.enabled) for r in listing.entries] == [("abc12345", False)]
+    assert "nope" in [e for e in seen if isinstance(e, CommandRejected)][-1].reason
+    seen.clear()
+    engine.step(engine.feed.next_bar(timeout=0))
+    assert not [e for e in seen if isinstance(e, Signal)]
+    assert '"enabled": false' in path.read_text()
