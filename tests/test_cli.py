@@ -20,10 +20,12 @@ def write_config(tmp_path: Path, body: str) -> str:
 
 SMALL = ('[models.ensemble]\nmembers = ["logreg", "lightgbm_small", "gaussian_nb"]\ntiny = true\ntrain_bars = 1500\n'
          '[models.sentiment]\nenabled = false\n[models.forecast]\nenabled = false\n'
-         '[models.patterns]\nenabled = false\n[models.rl]\nenabled = false\n')
+         '[models.patterns]\nenabled = false\n[models.rl]\nenabled = false\n'
+         '[strategy]\nbackground = false\npromoted = false\n')
 
 
-OTHERS_OFF = "".join(f"[models.{f}]\nenabled = false\n" for f in ("sentiment", "forecast", "patterns", "rl"))
+OTHERS_OFF = "".join(f"[models.{f}]\nenabled = false\n" for f in ("sentiment", "forecast", "patterns", "rl")) + \
+    "[strategy]\nbackground = false\npromoted = false\n"
 
 
 def test_headless_run_on_the_embedded_data_prints_json(tmp_path, capsys):
@@ -96,7 +98,8 @@ def test_fetch_through_the_cli_against_the_loopback_exchange(tmp_path, capsys, m
 def test_report_json_lists_members_next_to_baselines(tmp_path, capsys):
     cfg = write_config(tmp_path, '[models.ensemble]\nmembers = ["logreg", "gaussian_nb", "decision_tree"]\n'
                                  'train_bars = 1000\n[models.sentiment]\nenabled = false\n'
-                                 '[models.forecast]\nenabled = false\n[models.patterns]\nenabled = false\n[models.rl]\nenabled = false\n')
+                                 '[models.forecast]\nenabled = false\n[models.patterns]\nenabled = false\n[models.rl]\nenabled = false\n'
+                                 '[strategy]\nbackground = false\npromoted = false\n')
     assert main(["report", "--json", "--quick", "--max-bars", "3000", "--folds", "2", "--config", cfg]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["data"]["symbols"] == ["BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "EOS/USD"]

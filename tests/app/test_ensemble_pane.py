@@ -205,8 +205,10 @@ async def test_number_keys_switch_tabs_and_focus_their_pane(make):
             await pilot.press(key)
             await pilot.pause()
             assert main.active_tab == tab and app.focused.id == focus, key
-        await pilot.press("9")  # no ninth tab: nothing happens
-        assert main.active_tab == "models"
+        await pilot.press("9")
+        assert main.active_tab == "evolution"
+        await pilot.press("0")  # no tenth tab: nothing happens
+        assert main.active_tab == "evolution"
 
 
 async def test_tab_moves_between_the_watchlist_and_the_open_pane(make):
