@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import platform
+from pathlib import Path
+from typing import Mapping
 import random
 import time
 from typing import Any, Callable
@@ -65,3 +67,30 @@ def median_ms(fn: Callable[[], object], repeats: int = 7, warmup: int = 2) -> fl
         fn()
         times.append((time.perf_counter() - t0) * 1000.0)
     return float(np.median(times))
+
+
+def checkpoint_path(checkpoint_dir: str | Path, name: str) -> Path:
+    """Where a model named `name` keeps its checkpoint."""
+    return Path(checkpoint_dir) / f"{name}.pt"
+
+
+def save_checkpoint(model: Any, path: str | Path) -> Path:
+    """Write `model.state_dict()` atomically (temp file, then rename)."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(dict(model.state_dict()), tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_checkpoint(path: str | Path, *, kind: str) -> Mapping[str, Any]:
+    """A checkpoint written by `save_checkpoint`; tensors only (weights_only), params required."""
+    import torch
+
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or "params" not in state:
+        raise ValueError(f"{path}: not {kind} checkpoint (no 'params')")
+    return state

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.data.panel import CandlePanel
+from engine.models._torch import checkpoint_path, save_checkpoint
+from engine.models._torch import load_checkpoint as _load_checkpoint
 from engine.models.protocol import History, ModelContext
 from engine.rl.model import DQNModel
 
@@ -32,29 +34,8 @@ class TrainResult:
     summary: str
 
 
-def checkpoint_path(checkpoint_dir: str | Path, name: str) -> Path:
-    return Path(checkpoint_dir) / f"{name}.pt"
-
-
-def save_checkpoint(model: DQNModel, path: str | Path) -> Path:
-    """Write `model.state_dict()` atomically (temp file, then rename)."""
-    import torch
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(dict(model.state_dict()), tmp)
-    tmp.replace(path)
-    return path
-
-
 def load_checkpoint(path: str | Path) -> Mapping[str, Any]:
-    import torch
-
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or "params" not in state:
-        raise ValueError(f"{path}: not an rl checkpoint (no 'params')")
-    return state
+    return _load_checkpoint(path, kind="an rl")
 
 
 def train_rl(panel: CandlePanel, params: Mapping[str, Any] | None = None, *, checkpoint_dir: str | Path,
