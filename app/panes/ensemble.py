@@ -17,11 +17,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import RowDoesNotExist
 
 from app import format as fmt
 from app.panes.quote import short_names
 from app.theming import colour
+from app.widgets.table_cells import relabel_column, repaint_row
 from app.widgets.text import update
 from engine.events import MemberVote, ModelState, ModelStatus, ScoreboardRow, Votes
 
@@ -212,28 +213,15 @@ class EnsemblePane(Vertical):
         return votes.symbols.index(self._symbol)
 
     def _repaint(self, member: _Member) -> None:
-        table = self.table
-        if not table.columns:
+        if not self.table.columns:
             return
-        painted = table.get_row(member.name)
-        for (key, _), old, cell in zip(COLUMNS, painted, self._cells(member)):
-            if cell == old:
-                continue
-            grow = cell.cell_len > table.columns[ColumnKey(key)].content_width
-            table.update_cell(member.name, key, cell, update_width=grow)
+        repaint_row(self.table, member.name, [key for key, _ in COLUMNS], self._cells(member))
         if member.name == self.highlighted():
             self._paint_detail()
 
     def _label_p_column(self) -> None:
-        table = self.table
-        column = table.columns.get(ColumnKey("vote"))
-        if column is None:
-            return
-        column.label = Text(f"p({fmt.elide(self._short.get(self._symbol, self._symbol), 8)})")
-        if self._members:  # re-measure the column so the new label fits
-            first = next(iter(self._members))
-            table.update_cell(first, "vote", table.get_cell(first, "vote"), update_width=True)
-        table.refresh()
+        relabel_column(self.table, "vote", f"p({fmt.elide(self._short.get(self._symbol, self._symbol), 8)})",
+                       next(iter(self._members), None))
 
     def _tone(self, name: str) -> str:
         return colour(self.app.theme_variables, name)

@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import RowDoesNotExist
 
 from app import format as fmt
 from app.panes.quote import short_names
 from app.theming import colour
+from app.widgets.table_cells import relabel_column, repaint_row
 from app.widgets.text import update
 from engine.events import ModelState, ModelStatus, ScoreboardRow, Signal
 
@@ -169,26 +170,13 @@ class ModelsPane(Vertical):
         return row
 
     def _repaint(self, row: _Row) -> None:
-        table = self.table
-        painted = table.get_row(row.name)
-        for (key, _), old, cell in zip(COLUMNS, painted, self._cells(row)):
-            if cell == old:
-                continue
-            grow = cell.cell_len > table.columns[ColumnKey(key)].content_width
-            table.update_cell(row.name, key, cell, update_width=grow)
+        repaint_row(self.table, row.name, [key for key, _ in COLUMNS], self._cells(row))
         if row.name == self.highlighted():
             self._paint_detail()
 
     def _label_signal_column(self) -> None:
-        table = self.table
-        column = table.columns.get(ColumnKey("signal"))
-        if column is None:
-            return
-        column.label = Text(f"p({fmt.elide(self._short.get(self._symbol, self._symbol), 8)})")
-        if self._rows:  # re-measure the column so the new label fits
-            first = next(iter(self._rows))
-            table.update_cell(first, "signal", table.get_cell(first, "signal"), update_width=True)
-        table.refresh()
+        relabel_column(self.table, "signal", f"p({fmt.elide(self._short.get(self._symbol, self._symbol), 8)})",
+                       next(iter(self._rows), None))
 
     def _tone(self, name: str) -> str:
         return colour(self.app.theme_variables, name)
