@@ -51,5 +51,9 @@ class InsufficientFunds(OrderRejected):
     """Not enough balance for the order; do not retry."""
 
 
+class CredentialsRejected(OrderRejected):
+    """The exchange refused the API key (authentication or permission); do not retry."""
+
+
 class LiveTradingNotEnabled(CockpitError):
     """Live trading was asked for without both opt-ins."""

@@ -1,18 +1,28 @@
-"""A loopback stand-in for Binance spot's public REST API, for ccxt tests.
+"""A loopback stand-in for Binance spot's REST API, for ccxt tests.
 
-`StandinExchange` serves `/api/v3/{ping,time,exchangeInfo,klines}` on
-127.0.0.1 (ephemeral port) with deterministic synthetic candles: a seeded
-random walk per (symbol, interval) on the interval grid, starting at
-`start_ms`. Candles are served only up to "now" (a callable, so a test can
-share a fake clock with the code under test); the bar containing "now" is
-served as still forming (partial close and volume), as Binance does.
+`StandinExchange` serves `/api/v3/{ping,time,exchangeInfo,klines,ticker/24hr,
+ticker/price}` on 127.0.0.1 (ephemeral port) with deterministic synthetic
+candles: a seeded random walk per (symbol, interval) on the interval grid,
+starting at `start_ms`. Candles are served only up to "now" (a callable, so
+a test can share a fake clock with the code under test); the bar containing
+"now" is served as still forming (partial close and volume), as Binance does.
+A symbol's current price is the forming 1h candle's close, unless a test
+sets it with `set_price`. The signed account and trading endpoints live in
+`tests/standin_private.py` (`book`).
 
-Faults are queued with `inject(kind, times=..., path=..., after=...)` and hit
-the next matching requests once `after` of them went through: "timeout"
-(hold the reply past the client timeout), "429"/"418" (Binance's rate-limit
-JSON), "500" (Binance's internal-error JSON), "503" (an HTML page, as a CDN
-sends), "malformed" (truncated JSON with status 200) and "reset" (drop the
-connection). Every request is counted per path in `counts` and recorded in `requests`.
+Faults are queued with `inject(kind, times=..., path=..., method=..., after=...)`
+and hit the next matching requests once `after` of them went through:
+"timeout" (hold the request past the client timeout, then process it),
+"429"/"418" (Binance's rate-limit JSON), "500" (Binance's internal-error
+JSON), "503" (an HTML page, as a CDN sends), "malformed" (process, then send
+truncated JSON with status 200), "reset" (drop the connection unprocessed),
+"lost" (process, then drop the connection: accepted but the reply lost),
+"hold" (process, then keep the reply until `release()`), "401" (signature
+refused: a wrong secret), "permission" (key lacks the permission), "invalid" (a LOT_SIZE
+filter failure). "partial" and "duplicate_fill" are order-level faults of
+the book (the next order fills in two parts; the next myTrades reply
+repeats a trade). Every request is counted per path in `counts` and recorded
+in `requests`.
 """
 
 from __future__ import annotations
@@ -28,11 +38,15 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
+from tests.standin_private import SIGNED_PATHS, Market, PrivateBook
+
 INTERVAL_SECONDS = {
     "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200,
     "4h": 14400, "6h": 21600, "8h": 28800, "12h": 43200, "1d": 86400,
 }
-FAULT_KINDS = ("timeout", "429", "418", "500", "503", "malformed", "reset")
+FAULT_KINDS = ("timeout", "429", "418", "500", "503", "malformed", "reset", "lost", "hold", "401", "permission",
+               "invalid", "partial", "duplicate_fill")
+BOOK_FAULTS = ("partial", "duplicate_fill")
 CHUNK = 4096
 DEFAULT_START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 
@@ -60,6 +74,7 @@ MARKETS = (
 class Fault:
     kind: str
     path: str | None  # applies to request paths ending with this; None = any path
+    method: str | None = None  # "GET", "POST", "DELETE"; None = any method
 
 
 def _decimals(step: str) -> int:
@@ -149,6 +164,9 @@ class StandinExchange:
         listed_ms: dict[str, int] | None = None,
         gaps: dict[str, set[int]] | None = None,
         timeout_fault_seconds: float = 2.0,
+        balances: dict[str, float] | None = None,
+        api_key: str | None = None,
+        fee_rate: float = 0.001,
     ) -> None:
         self.seed = seed
         self.start_ms = start_ms
@@ -162,6 +180,10 @@ class StandinExchange:
         self._walks: dict[tuple[str, str], _Walk] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._released = threading.Event()
+        self.prices: dict[str, float] = {}
+        self.book = PrivateBook({m.symbol: _book_market(m) for m in MARKETS}, self.price,
+                                balances=balances, fee_rate=fee_rate, api_key=api_key)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -202,18 +224,42 @@ class StandinExchange:
         All entries are overridden (not just the spot ones) so a stray call
         can only ever reach the loopback server, where it is counted.
         """
-        import ccxt
+        return api_urls_for(self.base_url, exchange_id)
 
-        original = getattr(ccxt, exchange_id)().urls["api"]
-        return {key: self.base_url + urlparse(url).path for key, url in original.items()}
+    def order_posts(self, client_order_id: str) -> int:
+        """Order requests received with this client id (faulted ones included)."""
+        with self._lock:
+            return sum(1 for path, p in self.requests
+                       if path == "/api/v3/order" and p.get("newClientOrderId") == client_order_id)
 
     # test controls ---------------------------------------------------------
-    def inject(self, kind: str, *, times: int = 1, path: str | None = None, after: int = 0) -> None:
-        """Fail the next `times` requests matching `path`, once `after` matching ones went through."""
+    def inject(self, kind: str, *, times: int = 1, path: str | None = None, after: int = 0,
+               method: str | None = None) -> None:
+        """Fail the next `times` requests matching `path` (and `method`), once `after` matching ones went through."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {FAULT_KINDS}")
+        if kind == "partial":
+            self.book.partial_next += times
+            return
+        if kind == "duplicate_fill":
+            self.book.duplicate_next += times
+            return
         with self._lock:
-            self._faults.extend([Fault(kind, path), after if i == 0 else 0] for i in range(times))
+            self._faults.extend([Fault(kind, path, method), after if i == 0 else 0] for i in range(times))
+
+    def release(self) -> None:
+        """Send every reply a "hold" fault is keeping."""
+        self._released.set()
+
+    def set_price(self, market_id: str, price: float) -> None:
+        """Fix a symbol's current price (orders fill at it) instead of the forming candle's close."""
+        self.prices[market_id] = price
+
+    def price(self, market_id: str) -> float:
+        if market_id in self.prices:
+            return self.prices[market_id]
+        now = self.now_ms()
+        return float(self.candles(market_id, "1h", now - 3_600_000, now)[-1][4])
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -283,10 +329,10 @@ class StandinExchange:
     def _market(symbol: str) -> SpotMarket | None:
         return next((m for m in MARKETS if m.symbol == symbol), None)
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, path: str, method: str = "GET") -> Fault | None:
         with self._lock:
             for i, (fault, skip) in enumerate(self._faults):
-                if fault.path is None or path.endswith(fault.path):
+                if (fault.path is None or path.endswith(fault.path)) and fault.method in (None, method):
                     if skip:
                         self._faults[i][1] = skip - 1
                         return None
@@ -299,7 +345,12 @@ class StandinExchange:
             self.counts[path] += 1
             self.requests.append((path, params))
 
-    def respond(self, path: str, params: dict[str, str]) -> tuple[int, object]:
+    def respond(self, path: str, params: dict[str, str], method: str = "GET",
+                api_key: str | None = None) -> tuple[int, object]:
+        if path in SIGNED_PATHS:
+            return self.book.handle(method, path, params, api_key)
+        if path in ("/api/v3/ticker/24hr", "/api/v3/ticker/price"):
+            return self._ticker(path, params)
         if path == "/api/v3/ping":
             return 200, {}
         if path == "/api/v3/time":
@@ -319,6 +370,20 @@ class StandinExchange:
         if path == "/api/v3/klines":
             return self._klines(params)
         return 404, {"code": -1, "msg": f"stand-in does not serve {path}"}
+
+    def _ticker(self, path: str, params: dict[str, str]) -> tuple[int, object]:
+        market = self._market(params.get("symbol", ""))
+        if market is None:
+            return 400, {"code": -1121, "msg": "Invalid symbol."}
+        price = f"{self.price(market.symbol):.{_decimals(market.tick)}f}"
+        if path.endswith("price"):
+            return 200, {"symbol": market.symbol, "price": price}
+        now = self.now_ms()
+        return 200, {"symbol": market.symbol, "priceChange": "0", "priceChangePercent": "0",
+                     "weightedAvgPrice": price, "prevClosePrice": price, "lastPrice": price, "lastQty": "1",
+                     "bidPrice": price, "bidQty": "1", "askPrice": price, "askQty": "1", "openPrice": price,
+                     "highPrice": price, "lowPrice": price, "volume": "0", "quoteVolume": "0",
+                     "openTime": now - 86_400_000, "closeTime": now, "firstId": 0, "lastId": 0, "count": 0}
 
     def _klines(self, params: dict[str, str]) -> tuple[int, object]:
         symbol = params.get("symbol", "")
@@ -347,6 +412,19 @@ class StandinExchange:
         return 200, rows
 
 
+def api_urls_for(base_url: str, exchange_id: str = "binance") -> dict[str, str]:
+    """Every `urls['api']` entry of the ccxt class re-pointed at `base_url` (usable in another process)."""
+    import ccxt
+
+    original = getattr(ccxt, exchange_id)().urls["api"]
+    return {key: base_url + urlparse(url).path for key, url in original.items()}
+
+
+def _book_market(m: SpotMarket) -> Market:
+    return Market(m.symbol, m.base, m.quote, float(m.tick), float(m.step), float(m.min_notional),
+                  _decimals(m.tick), _decimals(m.step))
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "standin-binance/1.0"
 
@@ -354,17 +432,39 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        self._serve("GET")
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:  # noqa: N802 - stdlib name
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
         standin: StandinExchange = self.server.standin  # type: ignore[attr-defined]
         url = urlparse(self.path)
         params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            body = self.rfile.read(length).decode("utf-8", "replace")
+            params.update({k: v[-1] for k, v in parse_qs(body).items()})
         standin._record(url.path, params)
-        fault = standin._take_fault(url.path)
+        fault = standin._take_fault(url.path, method)
         kind = fault.kind if fault else None
         if kind == "timeout":
             standin._stopping.wait(standin.timeout_fault_seconds)
         if kind == "reset":
             self.close_connection = True
             return  # no status line at all: the client sees the connection drop
+        if kind == "401":  # what a wrong secret gets
+            self._send(401, {"code": -1022, "msg": "Signature for this request is not valid."})
+            return
+        if kind == "permission":
+            self._send(400, {"code": -2015, "msg": "This API key has no operation privilege for this action."})
+            return
+        if kind == "invalid":
+            self._send(400, {"code": -1013, "msg": "Filter failure: LOT_SIZE"})
+            return
         if kind in ("429", "418"):
             self._send(int(kind), {"code": -1003, "msg": "Too many requests; current limit of IP is 6000 "
                                                        "requests per minute. Please use WebSocket Streams."},
@@ -377,7 +477,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_raw(503, b"<html><body><h1>503 Service Unavailable</h1></body></html>",
                            content_type="text/html")
             return
-        status, body = standin.respond(url.path, params)
+        status, body = standin.respond(url.path, params, method, self.headers.get("X-MBX-APIKEY"))
+        if kind == "lost":
+            self.close_connection = True
+            return  # processed, but the client never hears
+        if kind == "hold":
+            while not (standin._released.wait(0.05) or standin._stopping.is_set()):
+                pass
         if kind == "malformed":
             self._send_raw(200, json.dumps(body)[: max(1, len(json.dumps(body)) // 2)].encode())
             return

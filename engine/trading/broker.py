@@ -10,6 +10,9 @@ Contract, shared by every broker:
   the ledger (idempotent per `fill_id`) and turns them into engine events.
 - `reconcile(orders)` is called once at start-up with the ledger's
   unfinished orders and answers, for each, what the broker knows.
+- A broker may also offer `fit(order) -> OrderRequest`: the order rounded to
+  what the venue accepts (or `OrderRejected` saying why); the caller records
+  the fitted order, so the ledger holds exactly what is sent.
 - Brokers own no threads; every call returns promptly.
 """
 
@@ -79,7 +82,15 @@ class FillReport:
     ts: int
 
 
-BrokerReport = OrderAck | FillReport
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrokerNotice:
+    """Something the trader should read that is not an order change (e.g. the exchange is unreachable)."""
+
+    level: str  # "info" | "warning" | "error"
+    message: str
+
+
+BrokerReport = OrderAck | FillReport | BrokerNotice
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,7 +22,7 @@ from typing import Sequence
 
 from engine.errors import ExchangeError, OrderRejected
 from engine.events import Event, Fill, LogMessage, OrderUpdate
-from engine.trading.broker import Broker, BrokerReport, FillReport, OrderAck, OrderRequest
+from engine.trading.broker import Broker, BrokerNotice, BrokerReport, FillReport, OrderAck, OrderRequest
 from engine.trading.ledger import Ledger
 from engine.trading.records import OrderRecord
 
@@ -49,8 +49,17 @@ class OrderRouter:
     def place(self, request: OrderRequest, *, placed_ts: int, cycle: int,
               approval: str | None = None) -> tuple[OrderRecord, list[Event]]:
         """Ledger ("new", plus the journal's approval when given), then the broker, then the ledger."""
+        refused = ""
+        fit = getattr(self.broker, "fit", None)
+        if fit is not None:
+            try:
+                request = fit(request)
+            except OrderRejected as exc:
+                refused = str(exc)
         self.ledger.record_order(request, placed_ts=placed_ts, approval=approval)
         try:
+            if refused:
+                raise OrderRejected(refused)
             ack = self.broker.submit(request)
         except OrderRejected as exc:
             ack = self._ack(request, "rejected", str(exc))
@@ -69,6 +78,10 @@ class OrderRouter:
         """Record broker reports in the ledger; events only for what changed it."""
         events: list[Event] = []
         for report in reports:
+            if isinstance(report, BrokerNotice):
+                events.append(LogMessage(source=self.source, cycle=cycle, ts=ts, level=report.level,
+                                         message=report.message))
+                continue
             if isinstance(report, FillReport):
                 applied = self.ledger.apply_fill(report)
                 if applied is None:

@@ -43,6 +43,12 @@ class TradingSettings:
     """A proposal smaller than this (after the risk cap) is not made."""
     quiet_bars: int = 12
     """After a rejected or expired proposal, that symbol gets no new one for this many bars."""
+    key_file: str = ""
+    """Live only: a TOML file (mode 0600) with api_key and secret; "" = the environment variables only."""
+    sandbox: bool = False
+    """Live only: trade on the exchange's test network (ccxt set_sandbox_mode)."""
+    recv_window_ms: int = 5000
+    """Live only: the exchange refuses a signed request this late; an order in doubt is resent only after it."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -55,6 +61,8 @@ class TradingSettings:
         _at_least_zero("trading.min_notional", self.min_notional)
         _at_least_zero("trading.quiet_bars", self.quiet_bars)
         _at_least_zero("trading.auto_approve_max_notional", self.auto_approve_max_notional)
+        if not 100 <= self.recv_window_ms <= 60_000:
+            raise ConfigError(f"trading.recv_window_ms must be between 100 and 60000, got {self.recv_window_ms!r}")
         if self.max_per_cycle < 1:
             raise ConfigError(f"trading.max_per_cycle must be ≥ 1, got {self.max_per_cycle!r}")
         if not 0.0 <= self.sell_threshold < self.buy_threshold <= 1.0:
