@@ -26,6 +26,8 @@ from engine.commands import (
 )
 from engine.errors import CockpitError
 from engine.events import LogMessage, ModelState, SymbolSelected
+from engine.governor_apply import evolution_status
+from engine.slot import GOVERNOR, TRADER
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
@@ -124,18 +126,24 @@ def _trading_command(engine: "Engine", command: ApproveTrade | RejectTrade | Sho
 
 def _evolution_command(engine: "Engine", evolution: object, command: PauseModel | ResumeModel | RetryModel
                        ) -> str | None:
-    """The background search obeys the same keys as a model (SIGSTOP/SIGCONT, restart)."""
+    """The background search obeys the same keys as a model (SIGSTOP/SIGCONT, restart).
+
+    As with a slot, the trader pausing a search the governor paused takes the pause over.
+    """
     if isinstance(command, PauseModel):
-        if evolution.paused:  # type: ignore[attr-defined]
+        if evolution.paused and engine.evolution_paused_by != GOVERNOR:  # type: ignore[attr-defined]
             return "evolution is already paused"
-        evolution.pause()  # type: ignore[attr-defined]
+        if not evolution.paused:  # type: ignore[attr-defined]
+            evolution.pause()  # type: ignore[attr-defined]
+        engine.evolution_paused_by = TRADER
     elif isinstance(command, ResumeModel):
         if not evolution.paused:  # type: ignore[attr-defined]
             return "evolution is not paused"
         evolution.resume()  # type: ignore[attr-defined]
+        engine.evolution_paused_by = ""
     else:
         if evolution.alive:  # type: ignore[attr-defined]
             return "evolution is running; nothing to retry"
         evolution.start()  # type: ignore[attr-defined]
-    engine.publish(evolution.status(engine.cycle))  # type: ignore[attr-defined]
+    engine.publish(evolution_status(engine))
     return None

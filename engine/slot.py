@@ -25,6 +25,10 @@ from engine.models.protocol import (
 
 Publish = Callable[[Event], None]
 
+TRADER = "trader"
+GOVERNOR = "governor"
+"""Who paused a slot: the trader's pause always wins over the resource governor's."""
+
 
 def _error_text(exc: BaseException) -> str:
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
@@ -45,6 +49,8 @@ class ModelSlot:
         self._lock = threading.RLock()
         self._state = ModelState.LOADING
         self._paused = False
+        self._paused_by = ""
+        self._pause_reason = ""
         self._warm = False
         self._fit: Iterator[Progress] | None = None
         self._fit_cycle = 0
@@ -66,6 +72,11 @@ class ModelSlot:
     @property
     def paused(self) -> bool:
         return self._paused
+
+    @property
+    def paused_by(self) -> str:
+        """TRADER, GOVERNOR, or "" when not paused."""
+        return self._paused_by
 
     @property
     def fitting(self) -> bool:
@@ -96,26 +107,41 @@ class ModelSlot:
                 predictions=self.predictions,
                 trained_at_cycle=self.trained_at_cycle,
                 progress=self._progress,
+                paused_by=self._paused_by,
+                pause_reason=self._pause_reason,
             )
         )
 
     # -- commands ----------------------------------------------------------
-    def pause(self) -> str | None:
-        """Stop predicting and training; returns a reason if it cannot."""
+    def pause(self, *, by: str = TRADER, reason: str = "") -> str | None:
+        """Stop predicting and training; returns a reason if it cannot.
+
+        The trader pausing a slot the governor paused takes the pause over:
+        from then on only the trader resumes it.
+        """
         with self._lock:
             if self._state in (ModelState.FAULTED, ModelState.STOPPED):
                 return f"{self.name} is {self._state}; retry it first" if self._state == ModelState.FAULTED else f"{self.name} is stopped"
             if self._paused:
+                if by == TRADER and self._paused_by == GOVERNOR:
+                    self._paused_by, self._pause_reason = TRADER, ""
+                    self.emit_status()
+                    return None
                 return f"{self.name} is already paused"
             self._paused = True
+            self._paused_by, self._pause_reason = by, reason
             self._set(ModelState.PAUSED)
             return None
 
-    def resume(self) -> str | None:
+    def resume(self, *, by: str = TRADER) -> str | None:
+        """Resume; the governor may only resume what it paused itself."""
         with self._lock:
             if not self._paused:
                 return f"{self.name} is not paused"
+            if by == GOVERNOR and self._paused_by != GOVERNOR:
+                return f"{self.name} was paused by the {self._paused_by or 'trader'}; only the trader resumes it"
             self._paused = False
+            self._paused_by, self._pause_reason = "", ""
             self._set(ModelState.RUNNING if self.model.ready else ModelState.LOADING)
             return None
 
@@ -125,6 +151,7 @@ class ModelSlot:
                 return f"{self.name} is {self._state}, not faulted"
             self._error = ""
             self._paused = False
+            self._paused_by, self._pause_reason = "", ""
             self._warm = False
             self._state = ModelState.LOADING
             self.start_fit(history)

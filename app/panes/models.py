@@ -59,6 +59,10 @@ class _Row:
         self.pending, self.pending_id, self.pending_from = "", "", None
 
 
+def _governor_note(s: ModelStatus) -> str:
+    return f"paused by governor: {s.pause_reason}" if s.pause_reason else "paused by governor"
+
+
 def _ms(x: float | None) -> str:
     if not fmt.finite(x):
         return "–"
@@ -226,6 +230,8 @@ class ModelsPane(Vertical):
             return Text(row.pending, style=self._tone("accent"))
         if s is None:
             return Text("")
+        if s.state == ModelState.PAUSED and s.paused_by == "governor":
+            return Text(fmt.elide(_governor_note(s), NOTE_WIDTH), style=self._tone("warning"))
         return Text(fmt.elide(s.progress or s.detail, NOTE_WIDTH), style=self._tone("muted"))
 
     def _paint_detail(self) -> None:
@@ -243,6 +249,8 @@ class ModelsPane(Vertical):
                 f" budget {fmt.milliseconds(s.budget_latency_ms)}"
             )
             parts += [p for p in (s.detail, s.progress) if p]
+            if s.state == ModelState.PAUSED and s.paused_by:
+                parts.append(_governor_note(s) if s.paused_by == "governor" else f"paused by the {s.paused_by}")
             if s.trained_at_cycle is not None:
                 parts.append(f"trained at bar {fmt.count(s.trained_at_cycle)}")
             if fmt.finite(s.budget_ram_mb):

@@ -17,6 +17,7 @@ from app import format as fmt
 from app.widgets.glyphs import hbar, spark, vbar
 from app.widgets.text import update
 from engine.events import ResourceSample
+from engine.governor_events import GovernorStatus
 
 HISTORY = 120
 
@@ -35,6 +36,7 @@ class ResourcesPane(Static):
         super().__init__(id="resources")
         self.border_title = "resources"
         self._sample: ResourceSample | None = None
+        self._governor: GovernorStatus | None = None
         self._cpu: deque[float | None] = deque(maxlen=HISTORY)
         self._ram: deque[float | None] = deque(maxlen=HISTORY)
         self._temp: deque[float | None] = deque(maxlen=HISTORY)
@@ -51,6 +53,15 @@ class ResourcesPane(Static):
         self._ram.append(sample.ram_percent)
         self._temp.append(sample.soc_temp_c)
         self._paint()
+
+    def show_governor(self, status: GovernorStatus) -> None:
+        self._governor = status
+        self._paint()
+
+    def governor_text(self) -> str:
+        """The governor line as plain text ("" before its first status)."""
+        line = self._governor_line()
+        return line.plain if line is not None else ""
 
     def _paint(self) -> None:
         s = self._sample
@@ -81,7 +92,8 @@ class ResourcesPane(Static):
         )
         throttle = self._throttle_line(s)
         note = Content.from_markup("[$muted]$note[/]", note=fmt.elide(s.sensors_note, width))
-        fixed = [cpu, ram, rss, temp, throttle] + ([note] if s.sensors_note else [])
+        governor = self._governor_line()
+        fixed = [cpu, ram, rss, temp, throttle] + ([governor] if governor else []) + ([note] if s.sensors_note else [])
         spare = height - sum(_rows(line, width) for line in fixed)
         cores = self._core_lines(s.cpu_percent_per_core, width, rows=spare)
         if cores is None:
@@ -94,7 +106,7 @@ class ResourcesPane(Static):
             cpu = _with_spark(cpu, self._cpu, width, lo=0, hi=100)
             ram = _with_spark(ram, self._ram, width, lo=0, hi=100)
             temp = _with_spark(temp, self._temp, width, lo=30, hi=90)
-        lines = [cpu, *cores, ram, rss, temp, throttle]
+        lines = [cpu, *cores, ram, rss, temp, throttle] + ([governor] if governor else [])
         if history:
             lines += [Content(""), *self._history_lines(width)]
         if s.sensors_note:
@@ -140,6 +152,23 @@ class ResourcesPane(Static):
             ]
             lines.append(Content.from_markup("  ".join(parts)))
         return lines
+
+    def _governor_line(self) -> Content | None:
+        """"governor ok", or what it sheds and why (wrapped, never cut), or what it will resume."""
+        g = self._governor
+        if g is None:
+            return None
+        if not g.enabled:
+            return Content.from_markup("[$muted]governor off[/]")
+        shed = ", ".join(name for name, _ in g.shed)
+        if g.pressure:
+            what = f"shedding {shed}" if shed else "under pressure"
+            return Content.from_markup("[$muted]governor[/] [b $error]$what[/] [$warning]$why[/]",
+                                       what=what, why=f"({'; '.join(g.pressure)})")
+        if shed:
+            return Content.from_markup("[$muted]governor[/] [$warning]$what[/] [$muted]$why[/]",
+                                       what=f"paused {shed}", why=f"({g.note or 'pressure clear'})")
+        return Content.from_markup("[$muted]governor[/] [$success]ok[/]")
 
     @staticmethod
     def _throttle_line(s: ResourceSample) -> Content:
