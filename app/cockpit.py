@@ -72,6 +72,7 @@ from engine.events import (
     Event,
     FeedEnded,
     Fill,
+    FusionStatus,
     JournalPage,
     LogMessage,
     ModelState,
@@ -87,6 +88,7 @@ from engine.events import (
     Votes,
 )
 from engine.forecast.events import Forecast
+from engine.governor_events import GovernorStatus
 from engine.patterns.events import PatternHit
 from engine.rl.events import QValues
 from engine.sentiment.events import Headline, Sentiment
@@ -291,6 +293,8 @@ class CockpitApp(App[None]):
                 self._refresh_model_keys()
             case Votes():
                 main.ensemble.show_votes(event)
+            case FusionStatus():
+                main.ensemble.show_fusion(event)
             case Forecast():
                 main.pane("forecast", ForecastPane).show_forecast(event)
             case PatternHit():
@@ -331,6 +335,8 @@ class CockpitApp(App[None]):
                     self._journal.show_page(event)
             case ResourceSample():
                 main.resources.show(event)
+            case GovernorStatus():
+                main.resources.show_governor(event)
             case CycleStats():
                 main.header.show_cycle(event)
             case FeedEnded():

@@ -103,24 +103,34 @@ def build_models(config: Config) -> tuple[list[Model], dict[str, int]]:
 
 
 def build_hub(config: Config, symbols: tuple[str, ...]) -> SignalHub:
-    e = config.models.ensemble
-    return SignalHub(symbols, horizon=e.horizon, cost_bps=e.cost_bps, window=e.score_window, min_scored=e.min_scored)
+    from engine.selector import SelectorTrial
+
+    e, f = config.models.ensemble, config.fusion
+    selector = SelectorTrial(mode=f.selector, horizon=e.horizon, cost_bps=e.cost_bps,
+                             min_outcomes=f.selector_min_outcomes, min_t=f.selector_min_t)
+    return SignalHub(symbols, horizon=e.horizon, cost_bps=e.cost_bps, window=e.score_window, min_scored=e.min_scored,
+                     weighting=f.weighting, fixed=f.fixed, selector=selector,
+                     buy_threshold=config.trading.buy_threshold, max_picks=config.trading.max_per_cycle)
 
 
-def build_desk(config: Config, feed: Feed) -> TradingDesk:
-    from engine.errors import LiveTradingNotEnabled
+def build_desk(config: Config, feed: Feed, *, live: bool = False) -> TradingDesk:
+    """The paper desk, or with `[trading] mode = "live"` AND `live` (the --live flag) the live one."""
+    from engine.trading.live_opt_in import check_opt_in
 
-    if config.trading.mode != "paper":
-        raise LiveTradingNotEnabled(
-            f'{config.source_file or "config"}: trading.mode = "{config.trading.mode}" is not available yet',
-            hint='use mode = "paper"')
+    check_opt_in(config.trading.mode, live, config_file=config.source_file, source=config.data.source)
+    if live:
+        from engine.trading.live_desk import build_live_desk
+
+        return build_live_desk(config, feed.symbols, feed.timeframe)
     data_dir = config.data_dir() / "paper" / config.data.source  # one paper account per data source
     data_dir.mkdir(parents=True, exist_ok=True)
     return TradingDesk.paper(data_dir, config.trading, config.risk, symbols=feed.symbols, timeframe=feed.timeframe)
 
 
 def build_engine(config: Config, *, feed: Feed | None = None, with_monitor: bool = True,
-                 with_desk: bool = True, with_evolution: bool = True) -> Engine:
+                 with_desk: bool = True, with_evolution: bool = True, with_governor: bool = True,
+                 live: bool = False) -> Engine:
+    from engine.governor import Governor
     from engine.threads import cap_threads
 
     cap_threads(config.engine.threads)
@@ -132,8 +142,9 @@ def build_engine(config: Config, *, feed: Feed | None = None, with_monitor: bool
         monitor = Monitor(slow_interval=config.monitor.slow_interval_seconds)
     feed = feed or build_feed(config)
     return Engine(config, feed=feed, models=models, monitor=monitor, retrain_every=retrain,
-                  hub=build_hub(config, feed.symbols), desk=build_desk(config, feed) if with_desk else None,
-                  evolution=build_evolution(config) if with_evolution else None)
+                  hub=build_hub(config, feed.symbols), desk=build_desk(config, feed, live=live) if with_desk else None,
+                  evolution=build_evolution(config) if with_evolution else None,
+                  governor=Governor(config.governor) if with_governor else None)
 
 
 def build_evolution(config: Config):  # noqa: ANN201 - EvolutionWorker (imported lazily)

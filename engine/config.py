@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from engine.errors import ConfigError
+from engine.fusion import WEIGHTINGS, FamilyWeights
+from engine.selector import MODES as SELECTOR_MODES
 from engine.trading.settings import RiskSettings, TradingSettings
 
 DATA_SOURCES = ("embedded", "files", "ccxt", "synthetic")
@@ -273,12 +275,63 @@ class StrategyConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FusionConfig:
+    weighting: str = "skill"
+    """"skill": each source weighs its measured out-of-sample skill; "fixed": the [fusion.fixed] family weights."""
+    selector: str = "auto"
+    """Who ranks the entries: "rank" (fused score), "dqn", or "auto" (the DQN once it measurably beats the ranking)."""
+    selector_min_outcomes: int = 100
+    """Scored cycles before "auto" may hand the choice to the DQN."""
+    selector_min_t: float = 2.0
+    """t-statistic of the DQN's paired advantage over the ranking that "auto" requires."""
+    fixed: FamilyWeights = field(default_factory=FamilyWeights)
+
+    def validate(self) -> None:
+        _one_of("fusion.weighting", self.weighting, WEIGHTINGS)
+        _one_of("fusion.selector", self.selector, SELECTOR_MODES)
+        _at_least("fusion.selector_min_outcomes", self.selector_min_outcomes, 2)
+        _at_least("fusion.selector_min_t", self.selector_min_t, 0.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelsConfig:
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     sentiment: SentimentConfig = field(default_factory=SentimentConfig)
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
     patterns: PatternsConfig = field(default_factory=PatternsConfig)
     rl: RLConfig = field(default_factory=RLConfig)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GovernorConfig:
+    """The resource governor (engine/governor.py): what counts as pressure, how fast it acts."""
+
+    enabled: bool = True
+    min_available_mb: float = 1024.0
+    """Pressure when the machine's available RAM falls below this."""
+    max_temp_c: float = 80.0
+    """Pressure when the SoC temperature reaches this (the Pi 5 soft-throttles at 80–85 °C)."""
+    throttle: bool = True
+    """Pressure while vcgencmd reports throttling now (under-voltage, freq capped, throttled, soft temp limit)."""
+    cycle_budget_ms: float = 1000.0
+    """An engine cycle longer than this overruns its period."""
+    overrun_cycles: int = 5
+    """Consecutive overrunning cycles that count as pressure."""
+    step_seconds: float = 10.0
+    """Wait between two shedding steps (one model or the search per step)."""
+    hold_seconds: float = 30.0
+    """Pressure must stay clear this long before each resume step."""
+    ensemble_floor: int = 4
+    """Ensemble members that are never shed (so the cockpit still trades)."""
+
+    def validate(self) -> None:
+        _at_least("governor.min_available_mb", self.min_available_mb, 0.0)
+        _at_least("governor.max_temp_c", self.max_temp_c, 30.0)
+        _at_least("governor.cycle_budget_ms", self.cycle_budget_ms, 1.0)
+        _at_least("governor.overrun_cycles", self.overrun_cycles, 1)
+        _at_least("governor.step_seconds", self.step_seconds, 0.0)
+        _at_least("governor.hold_seconds", self.hold_seconds, 0.0)
+        _at_least("governor.ensemble_floor", self.ensemble_floor, 0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -301,10 +354,12 @@ class Config:
     ccxt: CcxtConfig = field(default_factory=CcxtConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    governor: GovernorConfig = field(default_factory=GovernorConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     trading: TradingSettings = field(default_factory=TradingSettings)
     risk: RiskSettings = field(default_factory=RiskSettings)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     source_file: str = ""

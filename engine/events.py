@@ -101,6 +101,10 @@ class ModelStatus(Event):
     predictions: int = 0
     trained_at_cycle: int | None = None
     progress: str = ""
+    paused_by: str = ""
+    """Who paused it: "trader", "governor" (the resource governor), or "" when not paused."""
+    pause_reason: str = ""
+    """Why the governor paused it (the pressure it saw)."""
 
     @property
     def coalesce_key(self) -> str:
@@ -139,6 +143,8 @@ class CycleStats(Event):
     features_ms: float
     model_ms: tuple[tuple[str, float], ...]
     feed_status: str = ""
+    fusion_ms: float | None = None
+    """Scoring, the ensemble vote, fusion and proposals (None without a signal hub)."""
 
     @property
     def coalesce_key(self) -> str:
@@ -252,6 +258,40 @@ class ScoreboardRow(Event):
 class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FusionSource:
+    name: str
+    family: str
+    share: float
+    """Its share of the fused score this cycle (0: no say)."""
+    scored: int = 0
+    """Live rows scored for it so far (0 = its weight is still the hold-out prior)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FusionStatus(Event):
+    """State-like: how this cycle's signals were fused and who selects the entries."""
+
+    weighting: str
+    symbols: tuple[str, ...]
+    score: tuple[float, ...]
+    """The fused p(up > cost) per symbol (NaN where no source scored it)."""
+    sources: tuple[FusionSource, ...]
+    fallback: bool
+    selector: str
+    selector_reason: str
+    selector_outcomes: int = 0
+    rank_mean_bp: float | None = None
+    dqn_mean_bp: float | None = None
+    fused_hit_rate: float | None = None
+    vote_hit_rate: float | None = None
+    fused_scored: int = 0
+
+    @property
+    def coalesce_key(self) -> str:
+        return "fusion"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -35,9 +35,11 @@ from engine.events import (
     ModelState,
 )
 from engine.features import FeatureSpec, IncrementalFeatures, compute_features
+from engine.governor import Governor
+from engine.governor_apply import GovernorLink, evolution_status
 from engine.models.protocol import FeatureBatch, Feedback, History, Model, ModelContext
 from engine.run_summary import ModelRunStats, RunSummary, resource_sample
-from engine.signals_hub import SignalHub, contributions
+from engine.signals_hub import SignalHub
 from engine.slot import ModelSlot
 from engine.trading.desk import TradingDesk
 
@@ -48,7 +50,7 @@ class Engine:
     def __init__(self, config: Config, *, feed: Feed, models: Sequence[Model] = (),
                  monitor: object | None = None, retrain_every: dict[str, int] | None = None,
                  hub: SignalHub | None = None, desk: TradingDesk | None = None,
-                 evolution: object | None = None) -> None:
+                 evolution: object | None = None, governor: Governor | None = None) -> None:
         self.config = config
         self.feed = feed
         self.symbols: tuple[str, ...] = feed.symbols
@@ -70,6 +72,9 @@ class Engine:
         self.hub = hub
         self.desk = desk
         self.evolution = evolution  # a niced background search process (engine.strategy.background)
+        self.evolution_paused_by = ""  # who paused the search: "trader", "governor" (engine.slot)
+        self.governor = governor
+        self._governance = GovernorLink(self, governor) if governor is not None else None
         train_need = max([getattr(m, "train_bars", 0) + getattr(m, "horizon", 0) for m in models] or [0])
         self._window = RollingPanel(self.symbols, self.timeframe, max(train_need + 64, config.engine.chart_bars, 256),
                                     source=feed.source, synthetic=feed.synthetic)
@@ -226,23 +231,25 @@ class Engine:
             timings.append((slot.name, ms))
         for event in events:
             self._publish(event)
+        t_fusion = time.perf_counter()
         if self.hub is not None:
             for event in self.hub.on_cycle(self.cycle, bar, events, self.slots):
                 self._publish(event)
-            votes = self.hub.last_votes
-            if self.desk is not None and votes is not None and votes.cycle == self.cycle:
-                reasons = contributions(votes, tuple(self.hub.last_signals.values()),
-                                        {r.source: r.weight for r in self.hub.score_rows()})
-                for event in self.desk.propose(self.cycle, bar.ts, self.symbols, np.asarray(votes.final),
-                                               reasons, bar.close):
+            fused = self.hub.last_fusion
+            if self.desk is not None and fused is not None:
+                for event in self.desk.propose(self.cycle, bar.ts, self.symbols, fused.score,
+                                               self.hub.explanation(), bar.close, rank_key=self.hub.rank_key()):
                     self._publish(event)
+        fusion_ms = (time.perf_counter() - t_fusion) * 1000.0 if self.hub is not None else None
         self._schedule_refits()
         self._publish_statuses()
         self._publish_candles(bar)
         total_ms = (time.perf_counter() - t0) * 1000.0
         self._publish(CycleStats(source="engine", cycle=self.cycle, ts=bar.ts, bars_done=self.cycle,
                                  cycle_ms=total_ms, features_ms=(t_feat - t0) * 1000.0,
-                                 model_ms=tuple(timings), feed_status=self.feed.status()))
+                                 model_ms=tuple(timings), feed_status=self.feed.status(), fusion_ms=fusion_ms))
+        if self._governance is not None:
+            self._governance.tick(total_ms)
         return tuple(events)
 
     @staticmethod
@@ -271,7 +278,7 @@ class Engine:
             if callable(listing) and slot.model.ready:
                 self._publish(listing(self.cycle))  # state-like: e.g. the promoted strategies and their on/off
         if self.evolution is not None:
-            self._publish(self.evolution.status(self.cycle))  # type: ignore[attr-defined]
+            self._publish(evolution_status(self))
 
     def _publish_candles(self, bar: Bar) -> None:
         now = time.monotonic()
@@ -344,6 +351,8 @@ class Engine:
                                             message=f"replay finished after {self.cycle} bars"))
                 elif self._ended:
                     self._stop.wait(0.1)
+                if bar is None and self._governance is not None:
+                    self._governance.tick(None)
         except Exception as exc:  # noqa: BLE001 - report, never die silently
             self._publish(EngineError(source="engine", kind=type(exc).__name__, message=str(exc)))
 
@@ -369,10 +378,17 @@ class Engine:
         interval = self.config.monitor.interval_seconds
         while not self._stop.is_set():
             try:
-                self._publish(resource_sample(self._monitor.sample(), cycle=self.cycle))  # type: ignore[attr-defined]
+                self.sample_resources()
             except Exception as exc:  # noqa: BLE001
                 self._publish(EngineError(source="monitor", kind=type(exc).__name__, message=str(exc)))
             self._stop.wait(interval)
+
+    def sample_resources(self) -> None:
+        """One monitor reading: a ResourceSample for the gauges, and the governor's input."""
+        reading = self._monitor.sample()  # type: ignore[union-attr]
+        self._publish(resource_sample(reading, cycle=self.cycle))
+        if self.governor is not None:
+            self.governor.observe(reading)
 
     # -- headless -------------------------------------------------------------
     def run_bars(self, n: int, *, on_bar: Callable[[int], None] | None = None) -> RunSummary:

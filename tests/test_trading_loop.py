@@ -49,7 +49,9 @@ def test_approve_fills_on_the_next_bar_and_reject_is_journalled(tmp_path):
     proposals = of(seen, TradeProposal)
     assert len(proposals) >= 2, "a low buy threshold must produce proposals"
     first, second = proposals[:2]
-    assert first.reasons and all(r.family == "ensemble" for r in first.reasons)
+    families = {r.family for r in first.reasons}
+    assert families == {"ensemble", "vote"}, "the members, then the vote they form (the only fused source here)"
+    assert first.score == pytest.approx(next(r.value for r in first.reasons if r.family == "vote"))
     assert of(seen, Votes)[-1].members
     engine.submit(ApproveTrade(proposal_id=first.proposal_id))
     engine.submit(RejectTrade(proposal_id=second.proposal_id, reason="not today"))
@@ -82,18 +84,3 @@ def test_a_broken_member_is_marked_failed_and_the_vote_goes_on(tmp_path):
     assert broken.error.startswith("ValueError: bad weights")
     assert np.isfinite(votes.final).all()
     assert sum(m.weight for m in votes.members) == pytest.approx(1.0)
-
-
-def test_proposals_list_other_families_signals_as_reasons(tmp_path):
-    from engine.events import Signal
-    from engine.signals_hub import contributions
-
-    engine, feed, seen = make(tmp_path)
-    bar = feed.next_bar(timeout=0)
-    engine.step(bar)
-    votes = of(seen, Votes)[-1]
-    dqn = Signal(source="dqn", family="rl", symbols=votes.symbols, values=(0.7,) * len(votes.symbols), horizon=1)
-    reasons = contributions(votes, (dqn,), {"dqn": 0.25})
-    for symbol in votes.symbols:
-        (rl,) = [c for c in reasons[symbol] if c.family == "rl"]
-        assert rl.source == "dqn" and rl.value == 0.7 and rl.weight == 0.25 and "not in the vote" in rl.note

@@ -24,7 +24,7 @@ from app.panes.quote import short_names
 from app.theming import colour
 from app.widgets.table_cells import relabel_column, repaint_row
 from app.widgets.text import update
-from engine.events import MemberVote, ModelState, ModelStatus, ScoreboardRow, Votes
+from engine.events import FusionStatus, MemberVote, ModelState, ModelStatus, ScoreboardRow, Votes
 
 FAMILY = "ensemble"
 COLUMNS = (
@@ -94,13 +94,16 @@ class EnsemblePane(Vertical):
         self._symbol = symbol
         self._short = short_names(symbols)
         self._votes: Votes | None = None
+        self._fusion: FusionStatus | None = None
         self._summary = Static(id="ensemble-summary")
+        self._fusion_line = Static(id="ensemble-fusion")
         self.table: DataTable[Text] = DataTable(id="ensemble-table", cursor_type="row", zebra_stripes=True)
         self._detail = Static(id="ensemble-detail")
 
     def compose(self) -> ComposeResult:
         yield self._summary
         yield self.table
+        yield self._fusion_line
         yield self._detail
 
     def on_mount(self) -> None:
@@ -111,6 +114,7 @@ class EnsemblePane(Vertical):
         self._label_p_column()
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.repaint_all())
         self._paint_summary()
+        self._paint_fusion()
         self._paint_detail()
 
     # -- queries ---------------------------------------------------------------
@@ -151,6 +155,13 @@ class EnsemblePane(Vertical):
         self.repaint_all()
         self._paint_summary()
 
+    def show_fusion(self, event: FusionStatus) -> None:
+        self._fusion = event
+        self._paint_fusion()
+
+    def fusion_text(self) -> str:
+        return str(self._fusion_line.render())
+
     def show_status(self, event: ModelStatus) -> None:
         member = self._member(event.source)
         member.status = event
@@ -170,6 +181,7 @@ class EnsemblePane(Vertical):
         self._label_p_column()
         self.repaint_all()
         self._paint_summary()
+        self._paint_fusion()
 
     def mark_pending(self, name: str, note: str, command_id: str) -> None:
         member = self._members.get(name)
@@ -302,6 +314,29 @@ class EnsemblePane(Vertical):
             line += Content.from_markup(
                 "\n[b $warning]⚠ equal weights[/] [$warning]— no member has measured skill yet[/]")
         update(self._summary, line)
+
+    def _paint_fusion(self) -> None:
+        f = self._fusion
+        if f is None:
+            update(self._fusion_line, Content.from_markup("[$muted]fusion: waiting for the first cycle…[/]"))
+            return
+        at = f.symbols.index(self._symbol) if self._symbol in f.symbols else None
+        p = f.score[at] if at is not None else None
+        if fmt.finite(p):
+            up = p >= 0.5
+            verdict = Content.from_markup(f"[b ${'bull' if up else 'bear'}]$arrow $p[/]",
+                                          arrow="↑" if up else "↓", p=fmt.probability(p))
+        else:
+            verdict = Content.from_markup("[$muted]–[/]")
+        shares = " · ".join(f"{s.name} {fmt.share(s.share)}" for s in sorted(f.sources, key=lambda s: -s.share))
+        record = (f"live hit {fmt.share(f.fused_hit_rate)} vs vote {fmt.share(f.vote_hit_rate)} "
+                  f"over {fmt.count(f.fused_scored)}" if f.fused_scored else "not scored yet")
+        line = (Content.from_markup("[b]fused[/] ") + verdict
+                + Content.from_markup(" [$muted]· $weighting weights: $shares · $record[/]",
+                                      weighting=f.weighting, shares=shares, record=record)
+                + Content.from_markup("\n[b]selector[/] $used [$muted]— $reason[/]",
+                                      used=f.selector, reason=f.selector_reason))
+        update(self._fusion_line, line)
 
     def _paint_detail(self) -> None:
         name = self.highlighted()

@@ -112,14 +112,16 @@ class TradingDesk:
         return events
 
     def propose(self, cycle: int, ts: int, symbols: Sequence[str], scores: Sequence[float],
-                contributions_by_symbol: Mapping[str, Sequence[Contribution]], prices: Sequence[float]) -> list[Event]:
+                contributions_by_symbol: Mapping[str, Sequence[Contribution]], prices: Sequence[float],
+                rank_key: Mapping[str, float] | None = None) -> list[Event]:
         events = self.start()
         self.cycle, self.ts = cycle, ts
         for symbol, price in zip(symbols, prices):
             if math.isfinite(price):
                 self._last.setdefault(symbol, float(price))
         events += self.book.propose(cycle=cycle, ts=ts, symbols=symbols, scores=scores,
-                                    contributions_by_symbol=contributions_by_symbol, prices=prices)
+                                    contributions_by_symbol=contributions_by_symbol, prices=prices,
+                                    rank_key=rank_key)
         if any(isinstance(e, OrderUpdate) for e in events):  # auto-approved: an order is open
             events.append(self.snapshot())
         return events

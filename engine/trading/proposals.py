@@ -91,7 +91,9 @@ class ProposalBook:
     # -- making proposals ------------------------------------------------------
     def propose(self, *, cycle: int, ts: int, symbols: Sequence[str], scores: Sequence[float],
                 contributions_by_symbol: Mapping[str, Sequence[Contribution]],
-                prices: Sequence[float]) -> list[Event]:
+                prices: Sequence[float], rank_key: Mapping[str, float] | None = None) -> list[Event]:
+        """`rank_key`, when given (the DQN selecting), names the entries to rank first and their order:
+        buy candidates outside it are not proposed; exits are ranked as always."""
         s = self.settings
         state = self._with_pending(self._state())
         pending_symbols = {p.symbol for p in self._pending.values()}
@@ -103,7 +105,10 @@ class ProposalBook:
                 continue
             held = state.quantity(symbol)
             if p >= s.buy_threshold and held <= 0 and state.pending_buy(symbol) <= 0:
-                candidates.append((p - s.buy_threshold, i, symbol, Side.BUY, float(p), float(price)))
+                if rank_key is not None and symbol not in rank_key:
+                    continue
+                key = rank_key[symbol] if rank_key is not None else p - s.buy_threshold
+                candidates.append((key, i, symbol, Side.BUY, float(p), float(price)))
             elif p < s.sell_threshold and held > 0 and state.pending_sell(symbol) <= 0:
                 candidates.append((s.sell_threshold - p, i, symbol, Side.SELL, float(p), float(price)))
         candidates.sort(key=lambda c: (-c[0], c[1]))

@@ -8,7 +8,7 @@ import pytest
 
 from app.cockpit import CockpitApp
 from engine.commands import PauseFamily, PauseModel, ResumeFamily, ResumeModel
-from engine.events import CommandRejected, ModelState
+from engine.events import CommandRejected, FusionSource, FusionStatus, ModelState
 from tests.app.fakes import (
     ENSEMBLE,
     deliver,
@@ -84,6 +84,31 @@ async def test_votes_fill_one_row_per_member_and_the_summary(size, make):
         assert "ETH/USD final ↓ 0.48" in pane.summary_text()
         await pilot.press("right_square_bracket")  # LTC: nobody voted
         assert "no vote" in pane.summary_text() and "0 of 3 voting" in pane.summary_text()
+
+
+def a_fusion(selector: str = "rank", reason: str = "ranking until the DQN has a record: 12 of 100 cycles scored"):
+    return FusionStatus(source="fusion", cycle=52, weighting="skill", symbols=("BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD"),
+                        score=(0.58, 0.47, NAN, 0.66), fallback=False,
+                        sources=(FusionSource(name="ensemble-vote", family="vote", share=0.7, scored=300),
+                                 FusionSource(name="dqn", family="rl", share=0.3, scored=300),
+                                 FusionSource(name="patterns-cnn", family="patterns", share=0.0, scored=300)),
+                        selector=selector, selector_reason=reason, fused_hit_rate=0.55, vote_hit_rate=0.53,
+                        fused_scored=300)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_fusion_line_shows_the_fused_score_every_source_share_and_the_selector(size, make):
+    app, engine = make()
+    async with running(app, engine, size) as pilot:
+        await pilot.press("2")
+        pane = app.main.ensemble
+        assert "waiting for the first cycle" in pane.fusion_text()
+        await deliver(pilot, engine, a_vote(), a_fusion())
+        text = pane.fusion_text()
+        assert "fused ↑ 0.58" in text and "ensemble-vote 70%" in text and "dqn 30%" in text
+        assert "patterns-cnn 0%" in text and "selector rank" in text and "12 of 100" in text
+        await pilot.press("right_square_bracket")
+        assert "fused ↓ 0.47" in pane.fusion_text()
 
 
 async def test_equal_weight_fallback_is_said_out_loud(make):
