@@ -111,9 +111,24 @@ def bench_engine(label: str, config: Config, feed, bars: int) -> BenchResult:  #
 PARTS = ("engine", "ensemble", "rl", "forecast", "patterns", "sentiment", "strategy")
 
 
-def run_bench(config: Config, *, symbols: int = 500, bars: int = 200, as_json: bool = False,
-              quick: bool = False, only: tuple[str, ...] | None = None) -> int:
-    """Measure and print. `quick` uses tiny models and fewer repeats (a smoke run, not a measurement to quote)."""
+def run_bench(config: Config, *, symbols: int | None = None, bars: int | None = None, as_json: bool = False,
+              quick: bool = False, only: tuple[str, ...] | None = None, full: bool = False,
+              longrun: bool = False) -> int:
+    """Measure and print. `quick` uses tiny models and fewer repeats (a smoke run, not a measurement to quote).
+
+    `full`: the whole stack in one engine (engine.bench_full); `longrun`: RSS over a long replay
+    (engine.bench_longrun). Defaults: 500 symbols × 200 bars; --full 100 timed cycles; --longrun
+    50 symbols × 10,000 bars.
+    """
+    if full:
+        from engine.bench_full import run_full
+
+        return run_full(config, symbols=symbols or 500, bars=bars or 100, as_json=as_json, quick=quick)
+    if longrun:
+        from engine.bench_longrun import run_longrun
+
+        return run_longrun(config, symbols=symbols or 50, bars=bars or 10_000, as_json=as_json, quick=quick)
+    symbols, bars = symbols or 500, bars or 200
     from engine.data.embedded import load_embedded
     from engine.data.replay import ReplayFeed
     from engine.data.synthetic import synthetic_panel

@@ -53,19 +53,32 @@ class RollingPanel:
         n = min(n, self._count)
         return (np.arange(self._next - n, self._next)) % self.capacity
 
+    def _newest(self, a: np.ndarray, n: int) -> np.ndarray:
+        """A C-contiguous copy of the newest `n` positions of `a` along its last axis, oldest first.
+
+        One block copy (two when the span wraps around the ring): a fancy-indexed
+        gather over the last axis is slower and comes out non-contiguous, which
+        CandlePanel would copy a second time.
+        """
+        n = min(n, self._count)
+        start = self._next - n
+        if start >= 0:
+            return a[..., start:self._next].copy()
+        return np.concatenate((a[..., start % self.capacity:], a[..., :self._next]), axis=-1)
+
     def snapshot(self, n: int | None = None) -> CandlePanel:
         """The newest `n` bars (all by default) as an immutable panel."""
-        idx = self._order(self._count if n is None else n)
+        n = self._count if n is None else n
+        data = self._newest(self._data, n)
         return CandlePanel(
             symbols=self.symbols,
             timeframe=self.timeframe,
-            ts=self._ts[idx],
+            ts=self._newest(self._ts, n),
             source=self.source,
             synthetic=self.synthetic,
-            **{name: self._data[k][:, idx] for k, name in enumerate(FIELDS)},
+            **{name: data[k] for k, name in enumerate(FIELDS)},
         )
 
     def last_closes(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(ts (n,), closes (symbols, n)) of the newest `n` bars, oldest first."""
-        idx = self._order(n)
-        return self._ts[idx].copy(), self._data[FIELDS.index("close")][:, idx].copy()
+        return self._newest(self._ts, n), self._newest(self._data[FIELDS.index("close")], n)

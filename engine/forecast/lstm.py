@@ -248,13 +248,13 @@ class LSTMForecaster:
         cost = p.cost_bps / 1e4
         p_up = prob_above(q[:, k], levels, cost)
         step = timeframe_seconds(fitted.timeframe)
-        as_rows = lambda a: tuple(tuple(float(v) for v in row) for row in a)  # noqa: E731
+        as_rows = lambda a: tuple(map(tuple, np.asarray(a, dtype=float).tolist()))  # noqa: E731 - tolist: one C pass
         forecast = Forecast(
             source=self.name, cycle=batch.cycle, ts=batch.ts, symbols=batch.symbols, timeframe=fitted.timeframe,
             horizons=fitted.horizons, horizon_hours=tuple(h * step / 3600 for h in fitted.horizons),
             band=(levels[0], levels[-1]), point=as_rows(q[..., levels.index(0.5)]), lower=as_rows(q[..., 0]),
-            upper=as_rows(q[..., -1]), last_close=tuple(float(c) for c in close),
-            p_up=tuple(float(v) for v in p_up), signal_horizon=fitted.horizons[k], cost=cost)
+            upper=as_rows(q[..., -1]), last_close=tuple(np.asarray(close, dtype=float).tolist()),
+            p_up=tuple(np.asarray(p_up, dtype=float).tolist()), signal_horizon=fitted.horizons[k], cost=cost)
         signal = Signal(source=self.name, cycle=batch.cycle, ts=batch.ts, family=str(self.family),
                         symbols=batch.symbols, values=forecast.p_up, horizon=fitted.horizons[k],
                         meaning=f"p(log return over {fitted.horizons[k]} bars > {p.cost_bps:g} bp) from q50 and "

@@ -217,19 +217,21 @@ class DQNModel:
                 agent.observe(done[1], done[2], done[3], actual[i], False)
             if learning:
                 self._pending[symbol] = (batch.cycle, actual[i], int(actions[i]), None)
-        q_out = tuple(tuple(float(x) for x in row) if valid[i] else (np.nan,) * 4 for i, row in enumerate(q))
-        act_out = tuple(int(a) if valid[i] else -1 for i, a in enumerate(actions))
+        ok = valid.tolist()
+        nan_row = (np.nan,) * 4
+        q_out = tuple(tuple(row) if v else nan_row for row, v in zip(q.astype(float).tolist(), ok))
+        act_out = tuple(np.where(valid, actions, -1).tolist())
         for i, symbol in enumerate(batch.symbols):
             if valid[i]:
                 self._apply_shadow(symbol, int(actions[i]))
         return (
             QValues(source=self.name, cycle=batch.cycle, ts=batch.ts, symbols=batch.symbols, q=q_out, actions=act_out,
-                    advantage=tuple(float(a) if valid[i] else np.nan for i, a in enumerate(advantage)),
+                    advantage=tuple(np.where(valid, advantage, np.nan).astype(float).tolist()),
                     positions=tuple(self._held.get(s, 0.0) for s in batch.symbols),
                     epsilon=agent.epsilon if learning else 0.0, replay_size=len(agent.buffer),
                     recent_loss=agent.recent_loss, updates=agent.updates, learning_frozen=self.learning_frozen),
             Signal(source=self.name, cycle=batch.cycle, ts=batch.ts, family=str(self.family), symbols=batch.symbols,
-                   values=tuple(float(p) if valid[i] else np.nan for i, p in enumerate(p_up)), horizon=self.horizon,
+                   values=tuple(np.where(valid, p_up, np.nan).astype(float).tolist()), horizon=self.horizon,
                    meaning=SIGNAL_MEANING),
         )
 

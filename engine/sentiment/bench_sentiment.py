@@ -89,6 +89,55 @@ def bench_sentiment(*, threads: int = 2, repeats: int = 3, timeout: float = 600.
     return rows
 
 
+def bench_sentiment_precision(*, threads: int = 1, repeats: int = 5, per_cycle: int = 23,
+                              seed: int = 7) -> list[BenchResult]:
+    """fp32 vs dynamic-int8 (Linear layers) MiniLM on one cycle's worth of new headlines, in this process.
+
+    Rows `sentiment.encode.fp32` / `sentiment.encode.int8`: median seconds to score
+    `per_cycle` headlines (one batch, as predict() does), and the head's held-out
+    accuracy and macro-F1 with that encoder (the head was trained on fp32
+    embeddings, so int8 may cost accuracy as well as save time).
+    """
+    import copy
+    import statistics
+    import warnings
+
+    import numpy as np
+    import torch
+
+    from engine.models._torch import quantize_dynamic_int8
+    from engine.sentiment.dataset import load_headlines
+    from engine.sentiment.evaluate import heldout_scores
+    from engine.sentiment.scorers import build_scorer
+
+    scorer = build_scorer("minilm", threads=threads)
+    scorer.load()
+    texts = load_headlines().texts
+    pick = np.random.default_rng(seed).integers(0, len(texts), per_cycle)
+    sample = [texts[i] for i in pick.tolist()]
+    fp32 = scorer.encoder._model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch flags its quantized tensors as deprecated
+        int8 = quantize_dynamic_int8(copy.deepcopy(fp32), (torch.nn.Linear,)).eval()
+    rows = []
+    for label, net in (("fp32", fp32), ("int8", int8)):
+        scorer.encoder._model = net
+        scorer.score(sample)
+        runs = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            scorer.score(sample)
+            runs.append(time.perf_counter() - t)
+        seconds = statistics.median(runs)
+        held = heldout_scores(scorer)["model"]
+        rows.append(BenchResult(f"sentiment.encode.{label}", FAMILY, 0, seconds, _rss_mb(), per_cycle / seconds,
+                                "headlines", {"latency_ms": seconds * 1000.0, "headlines": per_cycle,
+                                              "threads": threads, "heldout_accuracy": round(held["accuracy"], 4),
+                                              "heldout_macro_f1": round(held["macro_f1"], 4)}))
+    scorer.encoder._model = fp32
+    return rows
+
+
 def _main() -> None:
     import argparse
 

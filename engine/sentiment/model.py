@@ -113,6 +113,10 @@ class SentimentModel:
         """Use an already loaded scorer instead of loading one in warmup (tests, report, bench)."""
         self._scorer = scorer
 
+    def attach_sources(self, sources: Sequence[HeadlineSource]) -> None:
+        """Poll these HeadlineSources instead of the configured feeds/files (bench, tests)."""
+        self._sources = tuple(sources)
+
     # -- lifecycle --------------------------------------------------------------------
     def warmup(self, ctx: ModelContext) -> None:
         """Load the transformer (seconds; the runtime calls this on its trainer thread)."""
@@ -268,7 +272,7 @@ class SentimentModel:
         return [
             Headline(source=self.name, cycle=batch.cycle, ts=now, headline_id=headline_key(item.text),
                      text=item.text, feed=item.feed, published=item.published,
-                     symbols=tuple(s for s, m in zip(self._symbols, member[i]) if m),
+                     symbols=tuple(self._symbols[j] for j in np.flatnonzero(member[i]).tolist()),
                      label=LABELS[int(label_index[i])], score=float(scores[i]),
                      probs=(float(probs[i, 0]), float(probs[i, 1]), float(probs[i, 2])),
                      model=self.model_label, sample=item.sample, tradable=bool(tradable[i]), url=item.url)
@@ -335,7 +339,7 @@ class SentimentModel:
 
 
 def _floats(a: np.ndarray) -> tuple[float, ...]:
-    return tuple(float(x) for x in np.asarray(a, dtype=float))
+    return tuple(np.asarray(a, dtype=float).tolist())
 
 
 def train_sentiment(checkpoint_dir: str, *, threads: int = 2, seed: int = 7,
