@@ -12,6 +12,8 @@ engine's ProposalResolved closes a dialog it decided first (a timeout).
 from __future__ import annotations
 
 import difflib
+import math
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from textual import on
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable
 
 import themes
@@ -95,6 +98,11 @@ from engine.sentiment.events import Headline, Sentiment
 from engine.strategy.events import EvolutionProgress, PromotedList
 
 STALE_AFTER_S = 10.0
+DRAIN_INTERVAL_S = 0.25
+"""Least time between two repaints from engine events (at most 4 a second)."""
+ENGINE_NICE = 10
+"""Nice levels below the UI thread for the engine's threads: with both cores busy, the
+UI thread then gets the CPU first (measured by `cockpit bench --ui`)."""
 PANE_ACTIONS = frozenset({"choose_symbol", "prev_symbol", "next_symbol", "toggle_pause", "toggle_family", "retry",
                           "speed", "show_tab", "journal"})
 MODEL_TABS = ("models", "ensemble")
@@ -152,12 +160,20 @@ class CockpitApp(App[None]):
         speed: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        drain_interval: float = DRAIN_INTERVAL_S,
+        engine_nice: int = ENGINE_NICE,
     ) -> None:
         """`speed` is the replay speed the engine starts at (bars/s, 0 = max), so
         `+`/`-` step from the right rung; `clock` (seconds, monotonic) and
-        `wall_clock` (seconds since the epoch, for proposal deadlines) are for tests."""
+        `wall_clock` (seconds since the epoch, for proposal deadlines) are for tests.
+        `drain_interval` is the least time between two repaints from engine events;
+        `engine_nice` how many nice levels the engine's threads run below the UI's."""
         self._palettes = load_palettes()
         super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # A tab switch animated its underline for 0.3 s: ~18 frames, measured as the
+            # second-largest UI cost of a key press (`cockpit bench --ui`).
+            self.animation_level = "none"
         for palette in self._palettes.themes:
             self.register_theme(palette)
         if theme not in self.available_themes:
@@ -198,6 +214,11 @@ class CockpitApp(App[None]):
         self._journal_page: JournalPage | None = None
         self._halted = False
         self.bridge = EventBridge(self)
+        self._drain_interval = drain_interval
+        self._last_drain = -math.inf
+        self._drain_timer: Timer | None = None
+        self._engine_nice = engine_nice
+        self._help: HelpScreen | None = None
         self.ui_errors = 0
         """Events a pane failed to show (each also logged); tests assert 0."""
 
@@ -243,6 +264,8 @@ class CockpitApp(App[None]):
         if self._speed is not None:
             self.main.header.show_speed(self._speed)
         self.set_interval(1.0, self.refresh_freshness)
+        if hasattr(self.engine, "thread_nice"):  # the real engine's threads yield the CPU to this one
+            self.engine.thread_nice = self._engine_nice
         try:
             self.engine.start()
         except Exception as exc:  # noqa: BLE001 - show it; the cockpit stays up to say why
@@ -258,6 +281,20 @@ class CockpitApp(App[None]):
 
     # -- events from the engine --------------------------------------------------------
     def on_events_ready(self, _message: EventsReady) -> None:
+        """Drain now, or once `drain_interval` has passed since the last drain: meanwhile
+        state-like events coalesce in the mailbox, so a busy engine costs fewer repaints
+        and a key press finds the UI thread free sooner (`cockpit bench --ui`)."""
+        if self._drain_timer is not None:
+            return
+        wait = self._last_drain + self._drain_interval - time.monotonic()
+        if wait > 0:
+            self._drain_timer = self.set_timer(wait, self._drain_mailbox)
+        else:
+            self._drain_mailbox()
+
+    def _drain_mailbox(self) -> None:
+        self._drain_timer = None
+        self._last_drain = time.monotonic()
         events = self.bridge.drain()
         with self.batch_update():
             for event in events:
@@ -641,13 +678,20 @@ class CockpitApp(App[None]):
         self.notify(f"theme: {self.theme}", timeout=2)
 
     def action_help(self) -> None:
+        """The help screen is built once and kept (building it cost more than showing it,
+        `cockpit bench --ui`); it is rebuilt only when the keys it lists change."""
         display = self.get_key_display
         sections = [
             *key_sections(self),
             ("Trade proposal dialog", key_rows(Binding.make_bindings(ConfirmTradeScreen.BINDINGS), display)),
             ("Decision journal", key_rows(Binding.make_bindings(JournalScreen.BINDINGS), display)),
         ]
-        self.push_screen(HelpScreen(sections))
+        if self._help is None or self._help.sections != sections:
+            if self._help is not None:
+                self.uninstall_screen(self._help)
+            self._help = HelpScreen(sections)
+            self.install_screen(self._help, name="help")
+        self.push_screen(self._help)
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._refresh_model_keys()

@@ -41,6 +41,7 @@ from engine.models.protocol import FeatureBatch, Feedback, History, Model, Model
 from engine.run_summary import ModelRunStats, RunSummary, resource_sample
 from engine.signals_hub import SignalHub
 from engine.slot import ModelSlot
+from engine.threads import set_thread_nice, thread_nice_target
 from engine.trading.desk import TradingDesk
 
 
@@ -92,6 +93,9 @@ class Engine:
         self._synchronous = True
         self._ended = False
         self._prepared = False
+        self.thread_nice = 0
+        """Nice levels the engine's threads run below the thread that calls `start()` (Linux).
+        The cockpit sets it so that its UI thread wins the CPU (`cockpit bench --ui`)."""
 
     # -- the app-facing surface ---------------------------------------------
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
@@ -111,10 +115,12 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - the cockpit runs without the search
                 self._publish(EngineError(source="evolution", kind=type(exc).__name__, message=str(exc)))
                 self.evolution = None
-        self._pool = ThreadPoolExecutor(self.config.engine.workers, thread_name_prefix="cockpit-model")
+        nice = thread_nice_target(self.thread_nice)
+        self._pool = ThreadPoolExecutor(self.config.engine.workers, thread_name_prefix="cockpit-model",
+                                        initializer=set_thread_nice, initargs=(nice,))
         for name, target in (("cockpit-loop", self._loop), ("cockpit-trainer", self._trainer),
                              ("cockpit-monitor", self._monitor_loop)):
-            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread = threading.Thread(target=_niced, args=(nice, target), name=name, daemon=True)
             self._threads.append(thread)
             thread.start()
 
@@ -427,6 +433,11 @@ class Engine:
                 p95_ms=float(np.percentile(lat, 95)) if lat.size else None,
                 detail=describe() if callable(describe) and s.model.ready else "", error=s.error))
         return stats
+
+
+def _niced(nice: int | None, target: Callable[[], None]) -> None:
+    set_thread_nice(nice)
+    target()
 
 
 def _spec() -> FeatureSpec:

@@ -26,3 +26,26 @@ def cap_threads(n: int) -> None:
     except ImportError:  # pragma: no cover - comes with scikit-learn
         return
     threadpool_limits(limits=n)
+
+
+def thread_nice_target(increment: int) -> int | None:
+    """The nice value `increment` levels below the calling thread's, or None when there is nothing to do."""
+    if increment <= 0 or not sys.platform.startswith("linux"):
+        return None
+    return min(19, os.getpriority(os.PRIO_PROCESS, 0) + increment)
+
+
+def set_thread_nice(nice: int | None) -> None:
+    """Give the calling thread this nice value (Linux schedules each thread on its own).
+
+    Threads it starts afterwards (e.g. torch's OpenMP workers) inherit it.
+    Best effort: None, other platforms and refusals leave the thread as it is.
+    """
+    if nice is None or not sys.platform.startswith("linux"):
+        return
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except OSError:
+        pass

@@ -21,7 +21,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, TabbedContent, TabPane, Tabs
+from textual.widgets import TabbedContent, TabPane, Tabs
 
 from app.panes.ensemble import FAMILY as ENSEMBLE_FAMILY
 from app.panes.ensemble import EnsemblePane
@@ -36,6 +36,7 @@ from app.panes.price import PricePane
 from app.panes.qvalues import QValuesPane
 from app.panes.resources import ResourcesPane
 from app.panes.sentiment import SentimentPane
+from app.widgets.footer import QuietFooter
 
 NARROW_BELOW = 100
 SHORT_BELOW = 32
@@ -171,7 +172,7 @@ class MainScreen(Screen[None]):
             for tab in self.tabs:
                 with TabPane(self._tab_label(tab), id=tab.id):
                     yield self.panes[tab.id]
-        yield Footer(compact=True)
+        yield QuietFooter(compact=True)
 
     def _tab_label(self, tab: Tab) -> str:
         at = self.tabs.index(tab) + 1
