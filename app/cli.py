@@ -7,12 +7,15 @@ stdout and everything else goes to stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from datetime import datetime, timezone
 from typing import Sequence
 
-SUBCOMMANDS = ("tui", "run", "report", "bench", "fetch", "evolve", "train")
+SUBCOMMANDS = ("tui", "run", "report", "bench", "fetch", "evolve", "train", "doctor")
+LIVE_HELP = ('trade real money: needs [trading] mode = "live" in the config as well; '
+             "keys from PI_COCKPIT_API_KEY/PI_COCKPIT_API_SECRET or a 0600 [trading] key_file")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     tui.add_argument("--speed", type=float, help="replay speed in bars/s (0 = as fast as possible)")
     tui.add_argument("--theme", help="cockpit-dark or cockpit-light")
     tui.add_argument("--source", choices=("embedded", "files", "ccxt", "synthetic"), help="override [data] source")
+    tui.add_argument("--live", action="store_true", help=LIVE_HELP)
 
     run = sub.add_parser("run", help="run the engine without the UI")
     common(run)
@@ -38,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--bars", type=int, default=1000, help="bars to run (default 1000)")
     run.add_argument("--source", choices=("embedded", "files", "ccxt", "synthetic"), help="override [data] source")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument("--live", action="store_true", help=LIVE_HELP)
 
     report = sub.add_parser("report", help="walk-forward scoreboard of every model against its baselines")
     common(report)
@@ -47,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--folds", type=int, default=5, help="walk-forward folds (default 5)")
     report.add_argument("--max-bars", type=int, help="evaluate only the newest N bars")
     report.add_argument("--quick", action="store_true", help="tiny models (a smoke run, not numbers to quote)")
+    report.add_argument("--fusion", action="store_true",
+                        help="also replay the newest bars through the whole engine and score the fused signal, "
+                             "the ensemble vote and the selector live (fits every enabled family: minutes)")
 
     evolve = sub.add_parser("evolve", help="search strategies with NSGA-II, judged walk-forward and on a hold-out")
     common(evolve)
@@ -71,8 +79,19 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure speed and memory per family")
     common(bench)
-    bench.add_argument("--symbols", type=int, default=500, help="synthetic universe size (default 500)")
-    bench.add_argument("--bars", type=int, default=200, help="engine cycles to time (default 200)")
+    bench.add_argument("--symbols", type=int, default=None,
+                       help="synthetic universe size (default 500; --longrun 50)")
+    bench.add_argument("--bars", type=int, default=None,
+                       help="engine cycles to time (default 200; --full 100; --longrun 10000)")
+    bench.add_argument("--full", action="store_true",
+                       help="the whole stack in one engine: per-family and total cycle time, peak RSS, fp32 vs int8")
+    bench.add_argument("--longrun", action="store_true",
+                       help="replay many bars at full speed (whole stack) and check that RSS stays flat")
+    bench.add_argument("--ui", action="store_true",
+                       help="key press → handler → screen latency of the real cockpit while the engine is busy")
+    bench.add_argument("--presses", type=int, default=100, help="--ui: key presses per universe (default 100)")
+    bench.add_argument("--universe", choices=("embedded", "synthetic", "both"), default="both",
+                       help="--ui: the embedded 5 symbols, the synthetic --symbols universe, or both (default)")
     bench.add_argument("--json", action="store_true", help="print results as one JSON object")
     bench.add_argument("--only", metavar="NAMES",
                        help="comma-separated parts to measure: engine,ensemble,sentiment (default: all)")
@@ -86,6 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--since", required=True, help="start date, e.g. 2024-01-01")
     fetch.add_argument("--until", help="end date (default: now)")
     fetch.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+    doctor = sub.add_parser("doctor", help="check the platform: 64-bit userland, torch, RAM, disk, clock, sensors, files")
+    common(doctor)
+    doctor.add_argument("--json", action="store_true", help="print the checks as one JSON object")
     return parser
 
 
@@ -130,11 +153,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from engine.bench import run_bench
 
+        if args.ui:
+            from app.ui_bench import run_ui_bench
+
+            return run_ui_bench(_load(args), presses=args.presses, universe=args.universe,
+                                symbols=args.symbols or 500, as_json=args.json, quick=args.quick)
         only = tuple(p.strip() for p in args.only.split(",")) if args.only else None
         return run_bench(_load(args), symbols=args.symbols, bars=args.bars, as_json=args.json, quick=args.quick,
-                         only=only)
+                         only=only, full=args.full, longrun=args.longrun)
     if args.command == "fetch":
         return _fetch(args)
+    if args.command == "doctor":
+        from engine.doctor import main as doctor_main
+
+        return doctor_main(args.config, as_json=args.json)  # a bad config is one of its FAIL lines
     return _tui(args)
 
 
@@ -145,9 +177,10 @@ def _tui(args: argparse.Namespace) -> int:
     if args.speed is not None:
         config = dataclasses.replace(config, replay=dataclasses.replace(config.replay, speed=args.speed))
         config.replay.validate()
+    _check_live(config, args.live)
     from engine.assembly import build_engine
 
-    engine = build_engine(config)
+    engine = build_engine(config, live=args.live)
     from app.cockpit import CockpitApp
 
     app = CockpitApp(engine, theme=args.theme or config.ui.theme, symbol=config.ui.symbol or None,
@@ -164,9 +197,12 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     config = _load(args)
     config = dataclasses.replace(config, replay=dataclasses.replace(config.replay, speed=0.0))
+    _check_live(config, args.live)
     from engine.assembly import build_engine
 
-    engine = build_engine(config, with_monitor=False)
+    engine = build_engine(config, with_monitor=False, live=args.live)
+    if args.live:
+        engine.subscribe(_print_trading_log)
     print(f"cockpit: {engine.source} · {len(engine.symbols)} symbols · warming up models…", file=sys.stderr)
     step = max(1, args.bars // 10)
 
@@ -181,6 +217,33 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _print_summary(summary, engine)
     return 0
+
+
+def _check_live(config, live: bool) -> None:  # noqa: ANN001 - engine.config.Config
+    """Refuse at once unless both opt-ins agree; announce live trading on stderr."""
+    from engine.trading.live_opt_in import check_opt_in
+
+    check_opt_in(config.trading.mode, live, config_file=config.source_file, source=config.data.source)
+    if live:
+        t = config.trading
+        net = "test network" if t.sandbox else "REAL MONEY"
+        print(f"cockpit: LIVE trading on {config.ccxt.exchange} ({net}); every order waits for your confirmation"
+              + (f" except auto-approved ones up to {t.auto_approve_max_notional:g}" if t.auto_approve else ""),
+              file=sys.stderr)
+
+
+def _print_trading_log(event) -> None:  # noqa: ANN001 - engine.events.Event
+    """Headless live runs: reconciliation, order and error messages go to stderr."""
+    from engine.events import Fill, LogMessage, OrderUpdate
+
+    if isinstance(event, LogMessage) and event.source == "trading":
+        print(f"cockpit: {event.level}: {event.message}", file=sys.stderr)
+    elif isinstance(event, Fill):
+        print(f"cockpit: fill {event.order_id} {event.side} {event.quantity:g} {event.symbol} @ {event.price:g}"
+              f" (fee {event.fee:g})", file=sys.stderr)
+    elif isinstance(event, OrderUpdate):
+        print(f"cockpit: order {event.client_order_id} {event.side} {event.quantity:g} {event.symbol}: {event.status}"
+              + (f" ({event.message})" if event.message else ""), file=sys.stderr)
 
 
 def _iso(ts_ns: int) -> str:
@@ -203,7 +266,28 @@ def _summary_dict(summary, engine) -> dict:  # noqa: ANN001
              "mean_ms": m.mean_ms, "p95_ms": m.p95_ms, "holdout": m.detail, "error": m.error}
             for m in summary.models
         ],
+        "fusion": _fusion_dict(engine),
     }
+
+
+def _fusion_dict(engine) -> dict | None:  # noqa: ANN001 - engine.runtime.Engine
+    """The live record of the fused score and the vote, and which selector ranks the entries and why."""
+    hub = getattr(engine, "hub", None)
+    if hub is None or hub.last_fusion is None:
+        return None
+    rows = {r.source: r for r in hub.score_rows()}
+    verdict = hub.selector.verdict()
+
+    def record(name: str) -> dict | None:
+        row = rows.get(name)
+        return None if row is None else {"hit_rate": row.hit_rate, "majority_hit_rate": row.baseline_hit_rate,
+                                         "brier": row.brier, "base_rate_brier": row.baseline_brier,
+                                         "scored": row.scored}
+
+    return {"fused": record("fused"), "ensemble_vote": record("ensemble-vote"),
+            "shares": {s.name: round(float(hub.last_fusion.shares[i]), 4)
+                       for i, s in enumerate(hub.last_fusion.sources)},
+            "selector": verdict.used, "selector_reason": verdict.reason}
 
 
 def _print_summary(summary, engine) -> None:  # noqa: ANN001
@@ -221,6 +305,16 @@ def _print_summary(summary, engine) -> None:  # noqa: ANN001
             print(f"         {m['holdout']}")
         if m["error"]:
             print(f"         error: {m['error']}")
+    f = d["fusion"]
+    if f:
+        def rec(r: dict | None) -> str:
+            if not r or r["hit_rate"] is None:
+                return "not scored yet"
+            return f"hit {r['hit_rate']:.1%} vs majority {r['majority_hit_rate']:.1%} over {r['scored']} rows"
+
+        print(f"fusion   fused: {rec(f['fused'])} · vote alone: {rec(f['ensemble_vote'])}")
+        print("         shares " + ", ".join(f"{k} {v:.0%}" for k, v in f["shares"].items()))
+        print(f"         selector {f['selector']}: {f['selector_reason']}")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -265,6 +359,12 @@ def _report(args: argparse.Namespace) -> int:
         from engine.sentiment.evaluate import sentiment_provider
 
         providers.append(sentiment_provider(model=sc.model, online=sc.online, threads=config.engine.threads))
+    if e.enabled and args.fusion:
+        from engine.fusion_report import fusion_provider
+
+        replay_config = config if not args.quick else dataclasses.replace(config, models=dataclasses.replace(
+            config.models, ensemble=dataclasses.replace(e, tiny=True)))
+        providers.append(fusion_provider(replay_config, progress=lambda line: print(line, file=sys.stderr)))
     report = build_report(panel, providers, settings)
     if args.json:
         print(json.dumps(report, allow_nan=False))

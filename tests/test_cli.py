@@ -39,6 +39,9 @@ def test_headless_run_on_the_embedded_data_prints_json(tmp_path, capsys):
     for model in summary["models"]:
         assert model["family"] == "ensemble" and model["predictions"] == 30 and "holdout" in model["holdout"]
     assert "warming up" in err
+    fusion = summary["fusion"]
+    assert fusion["fused"]["scored"] > 0 and fusion["ensemble_vote"]["scored"] > 0
+    assert fusion["shares"].keys() == {"ensemble-vote"} and fusion["selector"] == "rank"
 
 
 def test_headless_run_on_the_users_files(tmp_path, capsys):
@@ -100,10 +103,15 @@ def test_report_json_lists_members_next_to_baselines(tmp_path, capsys):
                                  'train_bars = 1000\n[models.sentiment]\nenabled = false\n'
                                  '[models.forecast]\nenabled = false\n[models.patterns]\nenabled = false\n[models.rl]\nenabled = false\n'
                                  '[strategy]\nbackground = false\npromoted = false\n')
-    assert main(["report", "--json", "--quick", "--max-bars", "3000", "--folds", "2", "--config", cfg]) == 0
+    assert main(["report", "--json", "--quick", "--fusion", "--max-bars", "3000", "--folds", "2", "--config", cfg]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["data"]["symbols"] == ["BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "EOS/USD"]
-    assert [m["name"] for m in report["models"]] == ["logreg", "gaussian_nb", "decision_tree"]
+    assert [m["name"] for m in report["models"]] == ["logreg", "gaussian_nb", "decision_tree", "fused"]
+    fused = report["models"].pop()
+    assert fused["family"] == "fusion" and fused.get("error") is None, fused
+    assert fused["metrics"]["n_test"] > 0 and fused["metrics"]["live_hit_rate"] is not None
+    assert {"majority", "ensemble_vote"} <= fused["baselines"].keys()
+    assert any(n.startswith("selector: rank") for n in fused["notes"]), "no DQN here: the ranking selects, and says why"
     for row in report["models"]:
         assert row["family"] == "ensemble"
         assert {"hit_rate", "brier", "auc"} <= row["metrics"].keys()
