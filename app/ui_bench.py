@@ -172,9 +172,10 @@ def _join_engine_threads(timeout: float) -> None:
 
 
 def _ready_to_press(engine: Any, wait_for: str) -> bool:
+    loaded = not any(s.state == ModelState.LOADING for s in engine.slots)
     if wait_for == "steady":
-        return _phase(engine) == "steady" and all(s.state == ModelState.RUNNING for s in engine.slots)
-    return _phase(engine) == "fitting" or all(s.state == ModelState.RUNNING for s in engine.slots)
+        return _phase(engine) == "steady" and loaded
+    return _phase(engine) == "fitting" or loaded
 
 
 def _phase(engine: Any) -> str:
@@ -335,9 +336,9 @@ def bench_universe(config: Config, universe: str, settings: UiBenchSettings, *, 
 
 def format_report(report: UiBenchReport) -> str:
     d = report.as_dict()
-    lines = [f"{d['name']}: {d['symbols']} symbols · {d['presses']} presses ({d['handled']} handled, "
-             f"{d['shown']} shown) over {d['seconds']} s · {d['cycles_per_second']} cycles/s · "
-             f"process CPU {d['process_cpu_percent']}% · cores {d['system_cpu_percent']}"]
+    lines = [(f"{d['name']}: {d['symbols']} symbols · {d['presses']} presses ({d['handled']} handled, "
+              f"{d['shown']} shown) over {d['seconds']} s · {d['cycles_per_second']} cycles/s · "
+              f"process CPU {d['process_cpu_percent']}% · cores {d['system_cpu_percent']}")]
     lines.append(f"  {'phase':<8} {'n':>4}  {'what':<8} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}  (ms)")
     for phase, row in d["by_phase"].items():
         for what in ("handler_ms", "frame_ms", "ui_cpu_ms"):

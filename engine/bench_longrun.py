@@ -6,10 +6,14 @@ the engine runs them, headless, with the configured refit intervals (so the
 walk-forward refits happen too) and the niced strategy search beside it.
 The process's RSS is sampled every `sample_every` bars.
 
-Verdict: after the warm-up (the first `settle_bars` bars: first refits,
-score windows, dedupe and latency buffers filling up) RSS must be flat —
-the least-squares slope over the later samples at most `SLOPE_TOLERANCE`
-MB per 1,000 bars (≤ 35 MB over a year of 30-minute bars).
+Verdict: after the warm-up RSS must be flat — the least-squares slope over
+the later samples at most `SLOPE_TOLERANCE` MB per 1,000 bars (≤ 35 MB over
+a year of 30-minute bars). The warm-up lasts until every periodic refit has
+run once (the longest interval, the DQN's 5,000 bars by default; at most
+half the run): until then bounded buffers are still filling (score windows,
+dedupe keys, latency lists, the DQN's replay buffer, whose zeroed pages
+become resident as it fills) and each family's first refit allocates its
+working set.
 
 `trace=True` also diffs two tracemalloc snapshots (after the warm-up and at
 the end) and reports the lines whose Python allocations grew the most: the
@@ -45,6 +49,13 @@ def rss_slope(bars: np.ndarray, rss: np.ndarray) -> float:
     if len(bars) < 2 or np.ptp(bars) == 0:
         return 0.0
     return float(np.polyfit(bars.astype(float), rss.astype(float), 1)[0] * 1000.0)
+
+
+def longest_refit(config: Config) -> int:
+    """Bars until every periodic refit (and the promoted-strategies reload) has run at least once."""
+    m = config.models
+    return max(m.ensemble.retrain_every, m.forecast.retrain_every, m.patterns.retrain_every, m.rl.retrain_every,
+               config.strategy.reload_every)
 
 
 def _top_growth(before: Any, after: Any, limit: int = 12) -> list[dict[str, Any]]:
@@ -141,7 +152,7 @@ def run_longrun(config: Config, *, symbols: int = 50, bars: int = 10_000, as_jso
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if as_json else (lambda s: print(s, flush=True))
     spec = StackSpec(symbols=symbols, bars=bars, history_bars=300 if quick else 900, warm_cycles=0, tiny=quick,
                      headlines=HEADLINES_PER_BAR, evolution=not quick, seed=config.engine.seed)
-    settle = min(1000, bars // 2)
+    settle = min(bars // 2, longest_refit(config))
     row = measure_longrun(config, spec, sample_every=min(sample_every, max(1, bars // 4)), settle_bars=settle,
                           trace=trace, log=log)
     x = row.extra

@@ -62,6 +62,11 @@ class HelpScreen(ModalScreen[None]):
         super().__init__(id="help")
         self._sections = sections
 
+    @property
+    def sections(self) -> list[Section]:
+        """What the screen lists."""
+        return self._sections
+
     def compose(self) -> ComposeResult:
         with Vertical(id="help-dialog") as dialog:
             dialog.border_title = "keys"

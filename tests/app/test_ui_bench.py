@@ -13,7 +13,14 @@ import threading
 
 import pytest
 
-from app.ui_bench import PHASES, Percentiles, UiBenchSettings, bench_universe, format_report, run_ui_bench
+from app.ui_bench import (
+    PHASES,
+    Percentiles,
+    UiBenchSettings,
+    bench_universe,
+    format_report,
+    run_ui_bench,
+)
 from engine.config import Config
 from engine.errors import ConfigError
 
@@ -111,7 +118,7 @@ async def test_a_tab_switch_restyles_only_the_panes_it_touches():
         restyled: list[int] = []
         update_nodes = app.stylesheet.update_nodes
 
-        def counting(nodes, animate=False):  # noqa: ANN001
+        def counting(nodes, animate=False):
             nodes = list(nodes)
             restyled.append(len(nodes))
             return update_nodes(nodes, animate=animate)
@@ -148,7 +155,7 @@ async def test_events_within_the_drain_interval_wait_and_are_then_shown():
     from tests.app.fakes import FakeEngine, candles, running
 
     engine = FakeEngine()
-    app = CockpitApp(engine, drain_interval=3.0)
+    app = CockpitApp(engine, drain_interval=2.0)
     async with running(app, engine, (120, 40)) as pilot:
         for _ in range(50):  # the first drain happens at once (subscribe → first events)
             await pilot.pause()
@@ -180,7 +187,7 @@ def test_engine_threads_run_at_the_nice_the_cockpit_asks_for():
     engine.start()
     try:
         threads = {t.name: t for t in threading.enumerate() if t.name.startswith("cockpit-")}
-        assert {"cockpit-loop", "cockpit-trainer", "cockpit-monitor"} <= set(threads)
+        assert {"cockpit-loop", "cockpit-trainer"} <= set(threads)
         for name in ("cockpit-loop", "cockpit-trainer"):
             assert os.getpriority(os.PRIO_PROCESS, threads[name].native_id) == min(19, base + 5), name
         assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the calling (UI) thread keeps its own
