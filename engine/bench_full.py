@@ -55,13 +55,18 @@ def peak_rss_mb() -> float:
 
 
 class CpuMeter:
-    """CPU seconds a process (and its children) used between `start()` and `stop()`, over wall time."""
+    """CPU seconds a process (with its children, if asked) used between `start()` and `stop()`, over wall time."""
 
-    def __init__(self, pid: int | None) -> None:
+    def __init__(self, pid: int | None, *, children: bool = True) -> None:
         import psutil
 
         self._proc = psutil.Process(pid) if pid else None
+        self._children = children
         self._t0 = self._cpu0 = 0.0
+
+    def _procs(self) -> tuple:
+        assert self._proc is not None
+        return (self._proc, *self._proc.children(recursive=True)) if self._children else (self._proc,)
 
     def _cpu(self) -> float:
         import psutil
@@ -70,7 +75,7 @@ class CpuMeter:
             return 0.0
         total = 0.0
         try:
-            for p in (self._proc, *self._proc.children(recursive=True)):
+            for p in self._procs():
                 t = p.cpu_times()
                 total += t.user + t.system
         except psutil.Error:
@@ -87,7 +92,7 @@ class CpuMeter:
         if self._proc is None:
             return None
         try:
-            return sum(p.memory_info().rss for p in (self._proc, *self._proc.children(recursive=True))) / 2**20
+            return sum(p.memory_info().rss for p in self._procs()) / 2**20
         except psutil.Error:
             return None
 
@@ -163,7 +168,7 @@ def measure_stack(config: Config, spec: StackSpec, *, log: Callable[[str], None]
         recorder = CycleRecorder(engine)
         evolution = engine.evolution
         evo = CpuMeter(evolution.pid if evolution is not None else None)  # type: ignore[attr-defined]
-        own = CpuMeter(os.getpid())
+        own = CpuMeter(os.getpid(), children=False)  # the search process is measured on its own
         try:
             stack.feed.open()
             if not recorder.wait(spec.warm_cycles, 600.0):
