@@ -2,7 +2,8 @@
 
 `EvolutionWorker` runs `run_evolve` in a separate process (multiprocessing
 "spawn" context, so nothing of the engine's threads or locks is inherited).
-The child lowers its own priority (`os.nice(10)`) before anything else,
+The child lowers its own priority (`os.nice(15)`: below the engine's threads,
+which run at nice 10) before anything else,
 loads its panel from a small picklable `EvolutionSpec`, and puts every
 `EvolutionProgress` on a queue the engine drains with `poll()`.
 
@@ -53,7 +54,7 @@ class EvolutionSpec:
     storage_url: str | None = None
     study_name: str = "cockpit-evolve"
     seed: int = 7
-    nice: int = 10
+    nice: int = 15
     config: Any = None  # an EvolveConfig (None = its defaults)
 
     def __post_init__(self) -> None:
