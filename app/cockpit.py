@@ -20,7 +20,7 @@ from collections.abc import Callable
 from functools import partial
 
 from textual import on
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
@@ -458,7 +458,12 @@ class CockpitApp(App[None]):
 
     def _show_next_proposal(self) -> None:
         """Open the oldest queued proposal, when the main screen is on top and no proposal is open."""
-        if self._confirm is not None or not self._panes_ready or self.screen is not self.main:
+        if self._confirm is not None or not self._panes_ready:
+            return
+        try:
+            if self.screen is not self.main:
+                return
+        except ScreenStackError:  # quitting: the screens are already gone
             return
         proposal = self._proposals.oldest()
         if proposal is None:

@@ -357,6 +357,18 @@ async def test_q_quits_cleanly_and_stops_the_engine(make):
     assert engine.stopped == 1 and engine.subscribers == 0
 
 
+async def test_quitting_with_help_open_exits_cleanly(make):
+    app, engine = make()
+    async with running(app, engine, (80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        app.exit()
+        await pilot.pause()
+    assert app.return_code == 0
+    assert engine.stopped == 1
+
+
 async def test_initial_symbol_is_shown_and_requested(make):
     app, engine = make(symbol="LTC/USD")
     async with running(app, engine, (80, 24)) as pilot:
