@@ -186,7 +186,17 @@ def _tui(args: argparse.Namespace) -> int:
     app = CockpitApp(engine, theme=args.theme or config.ui.theme, symbol=config.ui.symbol or None,
                      speed=config.replay.speed)
     app.run()
+    _finish(engine)
     return app.return_code or 0
+
+
+def _finish(engine, grace: float = 60.0) -> None:  # noqa: ANN001 - engine.runtime.Engine
+    """Let a fit step that outlived the quit end before the interpreter tears torch down under it."""
+    busy = engine.join(0.0)
+    if busy:
+        print(f"cockpit: waiting up to {grace:.0f} s for {', '.join(busy)} to finish its current step…",
+              file=sys.stderr, flush=True)
+        engine.join(grace)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -212,6 +222,7 @@ def _run(args: argparse.Namespace) -> int:
 
     summary = engine.run_bars(args.bars, on_bar=progress)
     engine.stop()
+    _finish(engine)
     if args.json:
         print(json.dumps(_summary_dict(summary, engine)))
     else:

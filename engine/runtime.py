@@ -152,6 +152,13 @@ class Engine:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
+    def join(self, timeout: float) -> list[str]:
+        """Wait after `stop()` for threads still finishing a step; the names of those still alive."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return [t.name for t in self._threads if t.is_alive()]
+
     # -- preparing and stepping -----------------------------------------------
     def prepare(self) -> None:
         """Load history into the window and features, and start every model's fit."""

@@ -176,6 +176,15 @@ def test_threaded_engine_streams_and_obeys_pause():
         engine.stop()
 
 
+@pytest.mark.timeout(60)
+def test_join_after_stop_names_no_thread_once_all_have_ended():
+    engine, feed, seen = make_engine(n_bars=2000, start=700)
+    engine.start()
+    assert {"cockpit-loop", "cockpit-trainer"} <= set(engine.join(0.0))
+    engine.stop()
+    assert engine.join(30.0) == []
+
+
 def test_online_learning_is_kept_on_stop(tmp_path, monkeypatch):
     from engine.rl.model import DQNModel
 
