@@ -10,7 +10,10 @@ Rows (the `BenchResult` shape of `cockpit bench`):
   cycle − features − models (an estimate, flagged `measured: false`).
 - `total` — the whole cycle's wall time (mean, p95) against `budget_ms`
   1000, the process's peak and current RSS against `rss_budget_mb` 1024,
-  the warm-up time, and the niced evolution child's CPU share.
+  where the peak was (`peak_rss_warmup_mb` up to the end of the first fits,
+  `rss_after_warmup_mb`, `peak_rss_cycles_mb` sampled during the timed
+  cycles), the load average at the end, the warm-up time, and the niced
+  evolution child's CPU share.
 - `precision.<family>` — fp32 vs int8 for the DQN, LSTM, pattern CNN and the
   MiniLM encoder (the family benches' numbers) and which precision the engine runs.
 
@@ -34,7 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -104,6 +107,41 @@ class CpuMeter:
         return (self._cpu() - self._cpu0) / wall if wall > 0 else None
 
 
+class RssWatch:
+    """Samples this process's resident memory on a daemon thread (every `interval_s`) and keeps
+    the highest reading since the last `mark()`, so the peak can be placed in a phase."""
+
+    def __init__(self, interval_s: float = 0.25) -> None:
+        import threading
+
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._high = _rss_mb()
+        self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            now = _rss_mb()
+            with self._lock:
+                self._high = max(self._high, now)
+
+    def mark(self) -> float:
+        """The highest RSS (MB) sampled since the previous mark; starts the next span from now."""
+        now = _rss_mb()
+        with self._lock:
+            high, self._high = max(self._high, now), now
+        return high
+
+
 def _stats(values: list[float]) -> dict[str, float]:
     a = np.asarray(values, dtype=float)
     return {"mean_ms": round(float(a.mean()), 3), "p95_ms": round(float(np.percentile(a, 95)), 3),
@@ -157,13 +195,15 @@ def total_row(stats: list[CycleStats], symbols: int, *, extra: dict[str, Any]) -
 
 def measure_stack(config: Config, spec: StackSpec, *, log: Callable[[str], None]) -> list[BenchResult]:
     """Build, warm up and time the whole stack in a private temporary data directory."""
-    with tempfile.TemporaryDirectory(prefix="cockpit-bench-full-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="cockpit-bench-full-") as tmp, RssWatch() as watch:
         promoted = config.data_dir() / "promoted.json"
         if promoted.is_file():  # the trader's own promoted strategies, if any, join the run
             shutil.copy(promoted, Path(tmp) / "promoted.json")
         cfg = stack_config(config, spec, Path(tmp))
         stack = build_stack(cfg, spec, log=log)
         engine = stack.engine
+        watch.mark()  # the warm-up's peak is the kernel's own (ru_maxrss) so far
+        warm_rss = {"peak_rss_warmup_mb": round(peak_rss_mb(), 1), "rss_after_warmup_mb": round(_rss_mb(), 1)}
         log(f"warm-up done in {stack.warmup_s:.1f} s; timing {spec.bars} cycles after {spec.warm_cycles} warm ones…")
         recorder = CycleRecorder(engine)
         evolution = engine.evolution
@@ -179,6 +219,7 @@ def measure_stack(config: Config, spec: StackSpec, *, log: Callable[[str], None]
             if not recorder.wait(spec.warm_cycles + spec.bars, 600.0 + 30.0 * spec.bars):
                 raise RuntimeError(f"only {recorder.count} cycles ran; the engine stalled")
             wall = time.perf_counter() - t0
+            cycles_high = watch.mark()
             evo_share, own_share = evo.stop(), own.stop()
             evo_rss = evo.rss_mb()
             timed = recorder.stats[spec.warm_cycles:spec.warm_cycles + spec.bars]
@@ -196,7 +237,10 @@ def measure_stack(config: Config, spec: StackSpec, *, log: Callable[[str], None]
                      "evolution_rss_mb": round(evo_rss, 1) if evo_rss is not None else None,
                      "headlines_per_cycle": round(news / max(1, cycles_total), 1),
                      "promoted_strategies": promoted_n, "models": len(engine.slots),
-                     "cores": os.cpu_count()}
+                     "cores": os.cpu_count(), **warm_rss, "peak_rss_cycles_mb": round(cycles_high, 1),
+                     "heap_trims": engine.heap_trimmer.trims,
+                     "heap_trim_ms_mean": round(engine.heap_trimmer.seconds * 1000.0 / max(1, engine.heap_trimmer.trims), 1),
+                     "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
             rows = cycle_rows(timed, stack.families, spec.symbols, _rss_mb())
             rows.append(total_row(timed, spec.symbols, extra=extra))
         finally:
@@ -272,6 +316,10 @@ def table(rows: list[BenchResult]) -> list[str]:
             lines.append(f"{'peak rss':<22} {x['peak_rss_mb']:>10.1f} MB {'':>7} budget {x['rss_budget_mb']:.0f} MB: "
                          f"{'PASS' if x['rss_pass'] else 'FAIL'} · now {r.rss_mb:.1f} MB · evolution process "
                          f"{x['evolution_rss_mb']} MB")
+            lines.append(f"{'rss by phase':<22} warm-up peak {x['peak_rss_warmup_mb']} MB · after warm-up "
+                         f"{x['rss_after_warmup_mb']} MB · timed cycles peak {x['peak_rss_cycles_mb']} MB "
+                         f"(sampled every 0.25 s) · {x['heap_trims']} heap trims of {x['heap_trim_ms_mean']} ms "
+                         f"· load average {x['load_average']}")
             lines.append(f"{'warm-up':<22} {x['warmup_seconds']:>10.1f} s  {'':>8} first fits on "
                          f"{x['history_bars']} bars · {x['headlines_per_cycle']} headlines/cycle · "
                          f"{x['promoted_strategies']} promoted strategies")

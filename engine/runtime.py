@@ -37,7 +37,9 @@ from engine.events import (
 from engine.features import FeatureSpec, IncrementalFeatures, compute_features
 from engine.governor import Governor
 from engine.governor_apply import GovernorLink, evolution_status
+from engine.heap import HeapSettled, StartupSettler
 from engine.models.protocol import FeatureBatch, Feedback, History, Model, ModelContext
+from engine.process_memory import ENGINE_MALLOC_ARENAS, HeapTrimmer, cap_malloc_arenas, release_free_heap
 from engine.run_summary import ModelRunStats, RunSummary, resource_sample
 from engine.signals_hub import SignalHub
 from engine.slot import ModelSlot
@@ -88,6 +90,9 @@ class Engine:
         self._stop = threading.Event()
         self._wake_trainer = threading.Event()
         self._refits: queue.SimpleQueue[ModelSlot] = queue.SimpleQueue()
+        self._fit_history: History | None = None  # shared by the fits that begin in one cycle
+        self.heap_trimmer = HeapTrimmer()
+        """Hands the heap the cycles freed back to the system once RSS grew (engine.process_memory)."""
         self._threads: list[threading.Thread] = []
         self._pool: ThreadPoolExecutor | None = None
         self._synchronous = True
@@ -96,6 +101,9 @@ class Engine:
         self.thread_nice = 0
         """Nice levels the engine's threads run below the thread that calls `start()` (Linux).
         The cockpit sets it so that its UI thread wins the CPU (`cockpit bench --ui`)."""
+        self.settle_heap = False
+        """Freeze the long-lived heap as models load and once the first fits are done
+        (`engine.heap`); for the process that owns the engine, not a library or a test."""
 
     # -- the app-facing surface ---------------------------------------------
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
@@ -109,6 +117,7 @@ class Engine:
         if self._threads:
             return
         self._synchronous = False
+        cap_malloc_arenas(ENGINE_MALLOC_ARENAS)  # before the threads below allocate (engine.process_memory)
         if self.evolution is not None:
             try:
                 self.evolution.start()  # type: ignore[attr-defined]
@@ -191,11 +200,18 @@ class Engine:
             self._begin_fit(slot)
             while slot.advance_fit():
                 pass
+            release_free_heap()
 
     def _history(self) -> History:
+        """The fit history of this cycle: one read-only copy shared by every fit that begins in it."""
+        shared = self._fit_history
+        if shared is not None and shared.cycle == self.cycle:
+            return shared
         panel = self._window.snapshot()
         block = compute_features(panel, _spec())
-        return History(panel=panel, features=block.values, names=block.names, cycle=self.cycle)
+        block.values.setflags(write=False)
+        self._fit_history = History(panel=panel, features=block.values, names=block.names, cycle=self.cycle)
+        return self._fit_history
 
     def _begin_fit(self, slot: ModelSlot) -> None:
         try:
@@ -215,6 +231,7 @@ class Engine:
         assert self._features is not None
         t0 = time.perf_counter()
         self.cycle += 1
+        self._fit_history = None  # the fits that began with it hold it; freed when the last one ends
         previous_close = self._window.last_closes(1)[1][:, -1] if len(self._window) else None
         self._window.append(bar)
         if self.desk is not None:
@@ -257,6 +274,7 @@ class Engine:
         self._schedule_refits()
         self._publish_statuses()
         self._publish_candles(bar)
+        self.heap_trimmer.tick()
         total_ms = (time.perf_counter() - t0) * 1000.0
         self._publish(CycleStats(source="engine", cycle=self.cycle, ts=bar.ts, bars_done=self.cycle,
                                  cycle_ms=total_ms, features_ms=(t_feat - t0) * 1000.0,
@@ -370,20 +388,38 @@ class Engine:
             self._publish(EngineError(source="engine", kind=type(exc).__name__, message=str(exc)))
 
     def _trainer(self) -> None:
+        # Keep the long-lived heap (libraries, loaded and fitted models) out of later full
+        # collections, which stop every thread: as models load, and once all first fits are done.
+        heap = StartupSettler(enabled=self.settle_heap)
+        began = 0
         while not self._stop.is_set():
             try:
                 slot = self._refits.get_nowait()
                 self._begin_fit(slot)
+                began += 1
             except queue.Empty:
                 pass
+            running = sum(s.fitting for s in self.slots)
             busy = False
             for slot in self.slots:
                 if self._stop.is_set():
                     return
                 busy = slot.advance_fit() or busy
+            if sum(s.fitting for s in self.slots) < running:
+                release_free_heap()  # a fit ended: its training data goes back to the system, not the arenas
+            if began and not busy and self._refits.empty():
+                self._heap_settled("first fits done", heap.finish())
+            else:
+                self._heap_settled("models loading", heap.maybe_settle())
             if not busy and self._refits.empty():
                 self._wake_trainer.wait(0.2)
                 self._wake_trainer.clear()
+
+    def _heap_settled(self, when: str, done: HeapSettled | None) -> None:
+        if done is not None:
+            self._publish(LogMessage(source="engine", level="info",
+                                     message=f"heap settled ({when}): {done.newly_frozen} objects frozen, "
+                                             f"{done.collected} collected in {done.seconds * 1000:.0f} ms"))
 
     def _monitor_loop(self) -> None:
         if self._monitor is None:

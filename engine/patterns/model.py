@@ -34,6 +34,7 @@ from engine.patterns.synthetic import CLASSES, PATTERNS
 
 PRECISIONS = ("fp32", "int8")
 STUDY_MAX_WINDOWS = 20_000
+PREDICT_CHUNK = 128
 
 
 class PatternModel:
@@ -157,6 +158,14 @@ class PatternModel:
         self._install(trainer.model.eval(), CLASSES, trainer.config.window,
                       trainer.config.height, trainer.checkpoint_meta(), path)
 
+    def _render_and_classify(self, o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray,
+                             chunk: int = PREDICT_CHUNK) -> np.ndarray:
+        """Class probabilities of OHLC windows, rendered `chunk` at a time (images are 48 KB each:
+        500 at once were a 25 MB transient every cycle)."""
+        return np.concatenate([self.classify(render_windows(o[i:i + chunk], h[i:i + chunk], l[i:i + chunk],
+                                                            c[i:i + chunk], height=self.height_))
+                               for i in range(0, len(o), chunk)])
+
     def study(self, panel: CandlePanel) -> SkillMap:
         """Pattern skill over the last `train_bars` bars of `panel`, scanned every `study_stride` bars
         (or sparser, so that a large watchlist scans at most `STUDY_MAX_WINDOWS` windows)."""
@@ -197,7 +206,7 @@ class PatternModel:
             ok = usable_windows(c)
             rows = np.flatnonzero(ok)
             if rows.size:
-                probs = self.classify(render_windows(o[rows], h[rows], l[rows], c[rows], height=self.height_))
+                probs = self._render_and_classify(o[rows], h[rows], l[rows], c[rows])
                 cls, conf = probs.argmax(axis=1), probs.max(axis=1)
                 p_up[rows] = self.skill_.p_up(cls, conf)
                 hit = (cls != 0) & (conf >= self.min_confidence)

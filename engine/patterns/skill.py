@@ -50,7 +50,7 @@ def usable_windows(close: np.ndarray, min_share: float = 0.8) -> np.ndarray:
 
 
 def scan_panel(classify: Classifier, panel: CandlePanel, ends: np.ndarray, *, window: int, height: int,
-               chunk: int = 2048, with_rules: bool = False) -> Scan:
+               chunk: int = 512, with_rules: bool = False) -> Scan:
     """Classify every symbol's window ending at each bar of `ends`; skips unusable windows."""
     from engine.patterns.rules import detect_batch
 

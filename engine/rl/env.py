@@ -68,7 +68,10 @@ class TradingEnv(gym.Env):
                  reward_scale: float = 100.0, episode_bars: int | None = None) -> None:
         self.open = np.asarray(open_, dtype=np.float64)
         self.close = np.asarray(close, dtype=np.float64)
-        self.features = np.nan_to_num(np.asarray(features, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        features = np.asarray(features, dtype=np.float32)
+        # Clean rows (the standardiser's output) are used as they are: no copy per environment.
+        self.features = features if np.isfinite(features).all() else np.nan_to_num(features, nan=0.0, posinf=0.0,
+                                                                                      neginf=0.0)
         if self.open.shape != self.close.shape or self.features.shape[0] != self.close.shape[0]:
             raise ValueError(f"open {self.open.shape}, close {self.close.shape} and features "
                              f"{self.features.shape} must share the bar axis")
