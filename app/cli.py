@@ -92,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--presses", type=int, default=100, help="--ui: key presses per universe (default 100)")
     bench.add_argument("--universe", choices=("embedded", "synthetic", "both"), default="both",
                        help="--ui: the embedded 5 symbols, the synthetic --symbols universe, or both (default)")
+    bench.add_argument("--wait", choices=("busy", "steady"), default="busy",
+                       help="--ui: press keys once a fit runs (busy, default) or once every first fit is done (steady)")
+    bench.add_argument("--stalls", action="store_true",
+                       help="--ui: also record why the UI loop stalls (gc, UI render, a GIL-holding engine call)")
     bench.add_argument("--json", action="store_true", help="print results as one JSON object")
     bench.add_argument("--only", metavar="NAMES",
                        help="comma-separated parts to measure: engine,ensemble,sentiment (default: all)")
@@ -157,7 +161,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             from app.ui_bench import run_ui_bench
 
             return run_ui_bench(_load(args), presses=args.presses, universe=args.universe,
-                                symbols=args.symbols or 500, as_json=args.json, quick=args.quick)
+                                symbols=args.symbols or 500, as_json=args.json, quick=args.quick,
+                                wait_for=args.wait, stalls=args.stalls)
         only = tuple(p.strip() for p in args.only.split(",")) if args.only else None
         return run_bench(_load(args), symbols=args.symbols, bars=args.bars, as_json=args.json, quick=args.quick,
                          only=only, full=args.full, longrun=args.longrun)
@@ -182,11 +187,16 @@ def _tui(args: argparse.Namespace) -> int:
 
     engine = build_engine(config, live=args.live)
     from app.cockpit import CockpitApp
+    from engine.heap import release_heap, settle_heap
+
+    settle_heap()  # the assembled stack lives as long as the process: keep it out of full collections
+    engine.settle_heap = True  # and again as the models load and once their first fits are done
 
     app = CockpitApp(engine, theme=args.theme or config.ui.theme, symbol=config.ui.symbol or None,
                      speed=config.replay.speed)
     app.run()
     _finish(engine)
+    release_heap()
     return app.return_code or 0
 
 
@@ -220,9 +230,14 @@ def _run(args: argparse.Namespace) -> int:
         if done % step == 0:
             print(f"  {done}/{args.bars} bars", file=sys.stderr)
 
+    from engine.heap import release_heap, settle_heap
+
+    engine.prepare()  # loads and fits every model on this thread
+    settle_heap()  # the stack and the fitted models live on: keep them out of full collections
     summary = engine.run_bars(args.bars, on_bar=progress)
     engine.stop()
     _finish(engine)
+    release_heap()
     if args.json:
         print(json.dumps(_summary_dict(summary, engine)))
     else:

@@ -41,12 +41,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.ui_probe import BenchApp, Planner, Probe, send
+from app.ui_stalls import StallProfiler, StallReport, format_stalls
 from engine.config import Config, PathsConfig
 from engine.events import ModelState
 
 PHASES = ("fitting", "steady")
 ENGINE_THREADS = ("cockpit-loop", "cockpit-trainer", "cockpit-monitor")
 ENGINE_JOIN_TIMEOUT = 120.0
+STEADY_WARMUP_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ class UiBenchSettings:
     """Least time between repaints from engine events; None = the cockpit's default."""
     engine_nice: int | None = None
     """Nice levels of the engine's threads below the UI's; None = the cockpit's default."""
+    stalls: bool = False
+    """Also record why the UI loop stalls (`app.ui_stalls`) while the keys are pressed."""
 
     def __post_init__(self) -> None:
         if self.presses < 1:
@@ -125,6 +129,7 @@ class UiBenchReport:
     app: dict[str, float] = field(default_factory=dict)
     """The UI thread's own work: event drains and frames per second and their cost."""
     switch_interval_ms: float = 0.0
+    stalls: StallReport | None = None
 
     def stats(self, phase: str | None = None) -> dict[str, Percentiles]:
         rows = [p for p in self.presses if phase is None or p.phase == phase]
@@ -160,6 +165,7 @@ class UiBenchReport:
             "system_cpu_percent": [round(c, 1) for c in self.system_cpu_percent],
             "app": {k: round(v, 2) for k, v in self.app.items()},
             "switch_interval_ms": self.switch_interval_ms,
+            **({"stalls": self.stalls.as_dict()} if self.stalls is not None else {}),
             "samples": [dataclasses.asdict(p) for p in self.presses],
         }
 
@@ -249,6 +255,9 @@ async def measure(engine: Any, settings: UiBenchSettings, *, label: str,
                  f"pressing {settings.presses} keys…")
         psutil.cpu_percent(percpu=True)
         cpu0, wall0, cycles0, ui0 = _cpu_seconds(proc), time.monotonic(), engine.cycle, time.thread_time()
+        profiler = StallProfiler() if settings.stalls else None
+        if profiler is not None:
+            profiler.start()
         thread = threading.Thread(target=_press_loop, args=(app, engine, settings, samples, stop),
                                   name="ui-bench-input", daemon=True)
         thread.start()
@@ -259,6 +268,8 @@ async def measure(engine: Any, settings: UiBenchSettings, *, label: str,
             stop.set()
             thread.join(settings.press_timeout + 1.0)
         seconds = time.monotonic() - wall0
+        if profiler is not None:
+            await profiler.stop()
         # Let the engine threads finish their chunk before the app stops the engine: a torch
         # op still running on a daemon thread at interpreter exit aborts the process.
         engine.request_stop()
@@ -279,7 +290,8 @@ async def measure(engine: Any, settings: UiBenchSettings, *, label: str,
     return UiBenchReport(label=label, symbols=len(engine.symbols), presses=tuple(samples), seconds=seconds,
                          warmup_seconds=warmup, cycles=cycles, cycles_per_second=cycles / seconds if seconds else 0.0,
                          process_cpu_percent=cpu, system_cpu_percent=system, app=app_stats,
-                         switch_interval_ms=sys.getswitchinterval() * 1000.0)
+                         switch_interval_ms=sys.getswitchinterval() * 1000.0,
+                         stalls=profiler.report() if profiler is not None else None)
 
 
 def universe_config(config: Config, universe: str, *, symbols: int, data_dir: str, quick: bool) -> Config:
@@ -320,10 +332,13 @@ def bench_universe(config: Config, universe: str, settings: UiBenchSettings, *, 
                    quick: bool = False, progress: Callable[[str], None] = lambda _line: None) -> UiBenchReport:
     """Build the engine for one universe in a fresh data directory (first fits from scratch) and measure."""
     from engine.assembly import build_engine
+    from engine.heap import release_heap, settle_heap
 
     with tempfile.TemporaryDirectory(prefix="cockpit-uibench-") as home:
         cfg = universe_config(config, universe, symbols=symbols, data_dir=home, quick=quick)
         engine = build_engine(cfg)
+        settle_heap()  # as `cockpit` does once the stack is assembled, and later as models load
+        engine.settle_heap = True
         label = "embedded" if universe == "embedded" else f"synthetic{symbols}"
         progress(f"cockpit bench --ui: {label}: {len(engine.symbols)} symbols, "
                  f"{len(engine.slots)} models, search {'on' if engine.evolution else 'off'}")
@@ -332,6 +347,7 @@ def bench_universe(config: Config, universe: str, settings: UiBenchSettings, *, 
         finally:
             if not engine.stopped:
                 engine.stop()
+            release_heap()
 
 
 def format_report(report: UiBenchReport) -> str:
@@ -351,11 +367,13 @@ def format_report(report: UiBenchReport) -> str:
                  f"drains/s (mean {app['drain_mean_ms']:.1f} ms, max {app['drain_max_ms']:.1f} ms), "
                  f"{app['frames_per_second']:.1f} frames/s; switch interval {d['switch_interval_ms']:.1f} ms; "
                  f"machine load average {app['load_average_1m']:.1f}")
+    if report.stalls is not None:
+        lines.append(format_stalls(report.stalls))
     return "\n".join(lines)
 
 
 def run_ui_bench(config: Config, *, presses: int = 100, universe: str = "both", symbols: int = 500,
-                 as_json: bool = False, quick: bool = False) -> int:
+                 as_json: bool = False, quick: bool = False, wait_for: str = "busy", stalls: bool = False) -> int:
     """`cockpit bench --ui`: measure each universe in turn; a table, or one JSON object on stdout."""
     from engine.bench import machine_info
     from engine.errors import ConfigError
@@ -365,7 +383,9 @@ def run_ui_bench(config: Config, *, presses: int = 100, universe: str = "both", 
     if symbols < 1:
         raise ConfigError(f"--symbols must be at least 1, got {symbols}")
     universes = ("embedded", "synthetic") if universe == "both" else (universe,)
-    settings = UiBenchSettings(presses=presses)
+    # The first fits of the full stack take many minutes under load before the steady phase.
+    settings = UiBenchSettings(presses=presses, wait_for=wait_for, stalls=stalls,
+                               warmup_timeout=STEADY_WARMUP_TIMEOUT if wait_for == "steady" else 180.0)
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -22,6 +22,7 @@ from textual.widgets.data_table import RowDoesNotExist
 from app import format as fmt
 from app.panes.quote import short_names
 from app.theming import colour
+from app.widgets.live_table import LiveTable
 from app.widgets.table_cells import relabel_column, repaint_row
 from app.widgets.text import update
 from engine.events import FusionStatus, MemberVote, ModelState, ModelStatus, ScoreboardRow, Votes
@@ -97,8 +98,10 @@ class EnsemblePane(Vertical):
         self._fusion: FusionStatus | None = None
         self._summary = Static(id="ensemble-summary")
         self._fusion_line = Static(id="ensemble-fusion")
-        self.table: DataTable[Text] = DataTable(id="ensemble-table", cursor_type="row", zebra_stripes=True)
+        self.table: DataTable[Text] = LiveTable(id="ensemble-table", cursor_type="row", zebra_stripes=True)
         self._detail = Static(id="ensemble-detail")
+        self._shown = True
+        self._stale = False
 
     def compose(self) -> ComposeResult:
         yield self._summary
@@ -140,10 +143,12 @@ class EnsemblePane(Vertical):
 
     def row_text(self, name: str) -> dict[str, str]:
         """The plain text of each cell of one row (for tests and diagnostics)."""
+        self._catch_up()
         cells = self.table.get_row(name)
         return {key: cell.plain for (key, _), cell in zip(COLUMNS, cells)}
 
     def summary_text(self) -> str:
+        self._catch_up()
         return str(self._summary.render())
 
     # -- updates -----------------------------------------------------------------
@@ -160,6 +165,7 @@ class EnsemblePane(Vertical):
         self._paint_fusion()
 
     def fusion_text(self) -> str:
+        self._catch_up()
         return str(self._fusion_line.render())
 
     def show_status(self, event: ModelStatus) -> None:
@@ -205,6 +211,31 @@ class EnsemblePane(Vertical):
         for member in self._members.values():
             self._repaint(member)
 
+    def set_shown(self, shown: bool) -> None:
+        """Whether this pane's tab is open: a hidden pane only records, and repaints once when shown
+        (its table took the most repaint work of any hidden pane, `cockpit bench --ui`)."""
+        self._shown = shown
+        if shown:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Paint what was deferred (also for a read of a hidden pane)."""
+        if self._stale:
+            self._stale, shown, self._shown = False, self._shown, True
+            try:
+                self.repaint_all()
+                self._paint_summary()
+                self._paint_fusion()
+                self._paint_detail()
+            finally:
+                self._shown = shown
+
+    def _deferred(self) -> bool:
+        """True (and remembered) when painting must wait until the tab opens."""
+        if not self._shown:
+            self._stale = True
+        return not self._shown
+
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._paint_detail()
 
@@ -225,7 +256,7 @@ class EnsemblePane(Vertical):
         return votes.symbols.index(self._symbol)
 
     def _repaint(self, member: _Member) -> None:
-        if not self.table.columns:
+        if not self.table.columns or self._deferred():
             return
         repaint_row(self.table, member.name, [key for key, _ in COLUMNS], self._cells(member))
         if member.name == self.highlighted():
@@ -290,6 +321,8 @@ class EnsemblePane(Vertical):
         return Text("")
 
     def _paint_summary(self) -> None:
+        if self._deferred():
+            return
         votes, at = self._votes, self._at()
         symbol = self._symbol
         if votes is None:
@@ -316,6 +349,8 @@ class EnsemblePane(Vertical):
         update(self._summary, line)
 
     def _paint_fusion(self) -> None:
+        if self._deferred():
+            return
         f = self._fusion
         if f is None:
             update(self._fusion_line, Content.from_markup("[$muted]fusion: waiting for the first cycle…[/]"))
@@ -339,6 +374,8 @@ class EnsemblePane(Vertical):
         update(self._fusion_line, line)
 
     def _paint_detail(self) -> None:
+        if self._deferred():
+            return
         name = self.highlighted()
         member = self._members.get(name) if name else None
         if member is None:

@@ -80,7 +80,7 @@ def _pct(log_return: float) -> str:
 class ForecastChart(PlotextPlot):
     """Closes, then the forecast path and band; at most one rebuild per `min_interval` seconds."""
 
-    def __init__(self, *, id: str | None = None, min_interval: float = 0.5) -> None:
+    def __init__(self, *, id: str | None = None, min_interval: float = 1.0) -> None:
         super().__init__(id=id)
         self._min_interval = min_interval
         self._closes: tuple[float, ...] = ()

@@ -18,6 +18,7 @@ from textual.widgets.data_table import RowDoesNotExist
 from app import format as fmt
 from app.panes.quote import short_names
 from app.theming import colour
+from app.widgets.live_table import LiveTable
 from app.widgets.table_cells import relabel_column, repaint_row
 from app.widgets.text import update
 from engine.events import ModelState, ModelStatus, ScoreboardRow, Signal
@@ -76,8 +77,10 @@ class ModelsPane(Vertical):
         self._rows: dict[str, _Row] = {name: _Row(name, family) for name, family in model_names}
         self._symbol = symbol
         self._short = short_names(symbols)
-        self.table: DataTable[Text] = DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        self.table: DataTable[Text] = LiveTable(id="models-table", cursor_type="row", zebra_stripes=True)
         self._detail = Static(id="model-detail")
+        self._shown = True
+        self._stale = False
 
     def compose(self) -> ComposeResult:
         yield self.table
@@ -110,6 +113,7 @@ class ModelsPane(Vertical):
 
     def row_text(self, name: str) -> dict[str, str]:
         """The plain text of each cell of one row (for tests and diagnostics)."""
+        self._catch_up()
         cells = self.table.get_row(name)
         return {key: cell.plain for (key, _), cell in zip(COLUMNS, cells)}
 
@@ -162,6 +166,22 @@ class ModelsPane(Vertical):
         for row in self._rows.values():
             self._repaint(row)
 
+    def set_shown(self, shown: bool) -> None:
+        """Whether this pane's tab is open: a hidden pane only records, and repaints once when shown."""
+        self._shown = shown
+        if shown:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Paint what was deferred (also for a read of a hidden pane)."""
+        if self._stale:
+            self._stale, shown, self._shown = False, self._shown, True
+            try:
+                self.repaint_all()
+                self._paint_detail()
+            finally:
+                self._shown = shown
+
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._paint_detail()
 
@@ -174,6 +194,9 @@ class ModelsPane(Vertical):
         return row
 
     def _repaint(self, row: _Row) -> None:
+        if not self._shown:
+            self._stale = True
+            return
         repaint_row(self.table, row.name, [key for key, _ in COLUMNS], self._cells(row))
         if row.name == self.highlighted():
             self._paint_detail()
@@ -235,6 +258,9 @@ class ModelsPane(Vertical):
         return Text(fmt.elide(s.progress or s.detail, NOTE_WIDTH), style=self._tone("muted"))
 
     def _paint_detail(self) -> None:
+        if not self._shown:
+            self._stale = True
+            return
         detail = self._detail
         name = self.highlighted()
         row = self._rows.get(name) if name else None

@@ -159,8 +159,16 @@ class MainScreen(Screen[None]):
         """Open a tab and focus its pane."""
         if tab_id not in self.panes:
             raise LookupError(f'no tab "{tab_id}" (tabs: {", ".join(self.panes)})')
+        self._tell_shown(tab_id)  # before the switch: the first frame of the tab is already current
         self.tabbed.active = tab_id
         self._focus_tab(tab_id)
+
+    def _tell_shown(self, open_tab: str) -> None:
+        """Panes that can skip painting while hidden (`set_shown`) learn whether their tab is open."""
+        for tab_id, pane in self.panes.items():
+            set_shown = getattr(pane, "set_shown", None)
+            if callable(set_shown):
+                set_shown(tab_id == open_tab)
 
     # -- composition -----------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -182,6 +190,7 @@ class MainScreen(Screen[None]):
         self.header.mount(self.halted, after=self.header.query_one("#header-mode"))
         # Number keys switch tabs; tab/shift+tab move between the panes, not onto the tab strip.
         self.tabbed.query_one(Tabs).can_focus = False
+        self._tell_shown(self.tabs[0].id)
         self._focus_tab(self.tabs[0].id)
         self.post_message(self.Ready())
 
@@ -195,6 +204,7 @@ class MainScreen(Screen[None]):
     @on(TabbedContent.TabActivated, "#panes")
     def _tab_opened(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id:
+            self._tell_shown(event.pane.id)  # also a tab opened by a click
             self.call_after_refresh(self._focus_tab, event.pane.id)
 
     def _focus_tab(self, tab_id: str) -> None:

@@ -24,7 +24,7 @@ _DAY_NS = 86_400 * 10**9
 class PriceChart(PlotextPlot):
     """Recent closes; at most one Plotext rebuild per `min_interval` seconds."""
 
-    def __init__(self, *, id: str | None = None, min_interval: float = 0.5) -> None:
+    def __init__(self, *, id: str | None = None, min_interval: float = 1.0) -> None:
         super().__init__(id=id)
         self._min_interval = min_interval
         self._ts: tuple[int, ...] = ()

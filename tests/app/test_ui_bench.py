@@ -24,7 +24,7 @@ from app.ui_bench import (
 from engine.config import Config
 from engine.errors import ConfigError
 
-TINY = UiBenchSettings(presses=8, gap_seconds=(0.02, 0.08), warmup_timeout=60.0, press_timeout=30.0)
+TINY = UiBenchSettings(presses=8, gap_seconds=(0.02, 0.08), warmup_timeout=60.0, press_timeout=30.0, stalls=True)
 
 
 @pytest.mark.slow
@@ -55,6 +55,9 @@ def test_tiny_ui_bench_handles_and_shows_every_press():
     assert len(d["system_cpu_percent"]) >= 1 and d["app"]["frames_per_second"] > 0
     text = format_report(report)
     assert "ui.synthetic6" in text and "handler" in text and "frame" in text
+    stalls = d["stalls"]  # --stalls: the UI loop's heartbeat and every collection were recorded
+    assert stalls["beats"] > 0 and set(stalls["heap"]) == {"frozen", "gen0", "gen1", "gen2"}
+    assert stalls["gc"] and "stalls ≥ 100 ms" in text
 
 
 def test_percentiles_are_measured_values_by_nearest_rank():
