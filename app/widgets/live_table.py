@@ -31,12 +31,18 @@ class LiveTable(DataTable[Any]):
         if update_width or row_key not in self._row_locations or column_key not in self._column_locations:
             super().update_cell(row_key, column_key, value, update_width=update_width)
             return
+        try:
+            caches = (self._cell_render_cache, self._row_render_cache, self._row_renderable_cache, self._line_cache)
+        except AttributeError:  # a Textual whose DataTable keeps its caches differently: its own (slower) path
+            super().update_cell(row_key, column_key, value, update_width=update_width)
+            return
+        cells, rows, renderables, lines = caches
         self._data[row_key][column_key] = value
         row_index = self._row_locations.get(row_key)
-        _drop(self._cell_render_cache, lambda key: key[0] == row_key and key[1] == column_key)
-        _drop(self._row_render_cache, lambda key: key[0] == row_key)
-        _drop(self._row_renderable_cache, lambda key: key[1] == row_index)
-        self._line_cache.clear()  # keyed by screen line; rebuilt cheaply from the cached rows
+        _drop(cells, lambda key: key[0] == row_key and key[1] == column_key)
+        _drop(rows, lambda key: key[0] == row_key)
+        _drop(renderables, lambda key: key[1] == row_index)
+        lines.clear()  # keyed by screen line; rebuilt cheaply from the cached rows
         self.refresh_row(row_index)
 
 
