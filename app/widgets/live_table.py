@@ -15,7 +15,6 @@ there rather than on screen.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from textual.cache import LRUCache
@@ -39,13 +38,17 @@ class LiveTable(DataTable[Any]):
         cells, rows, renderables, lines = caches
         self._data[row_key][column_key] = value
         row_index = self._row_locations.get(row_key)
-        _drop(cells, lambda key: key[0] == row_key and key[1] == column_key)
-        _drop(rows, lambda key: key[0] == row_key)
-        _drop(renderables, lambda key: key[1] == row_index)
+        # The caches are keyed by the table's own key objects: compare by identity, inline,
+        # because the cell cache holds thousands of entries and this runs for every changed cell.
+        row = self.rows[row_key].key
+        column = self.columns[column_key].key
+        _discard(cells, [k for k in cells.keys() if k[0] is row and k[1] is column])  # noqa: SIM118
+        _discard(rows, [k for k in rows.keys() if k[0] is row])  # noqa: SIM118
+        _discard(renderables, [k for k in renderables.keys() if k[1] == row_index])  # noqa: SIM118
         lines.clear()  # keyed by screen line; rebuilt cheaply from the cached rows
         self.refresh_row(row_index)
 
 
-def _drop(cache: LRUCache[Any, Any], stale: Callable[[Any], bool]) -> None:
-    for key in [key for key in cache.keys() if stale(key)]:  # noqa: SIM118 - an LRUCache, not a dict
+def _discard(cache: LRUCache[Any, Any], keys: list[Any]) -> None:
+    for key in keys:
         cache.discard(key)
