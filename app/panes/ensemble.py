@@ -22,6 +22,7 @@ from textual.widgets.data_table import RowDoesNotExist
 from app import format as fmt
 from app.panes.quote import short_names
 from app.theming import colour
+from app.widgets.deferred_paint import DeferredPaint
 from app.widgets.live_table import LiveTable
 from app.widgets.table_cells import relabel_column, repaint_row
 from app.widgets.text import update
@@ -85,7 +86,7 @@ def _brier(x: float | None) -> str:
     return f"{x:.3f}" if fmt.finite(x) else fmt.NA
 
 
-class EnsemblePane(Vertical):
+class EnsemblePane(DeferredPaint, Vertical):
     """`show_votes`, `show_status`, `show_score` feed it; `select_symbol` picks the column shown."""
 
     def __init__(self, members: tuple[str, ...], *, symbols: tuple[str, ...], symbol: str) -> None:
@@ -100,8 +101,6 @@ class EnsemblePane(Vertical):
         self._fusion_line = Static(id="ensemble-fusion")
         self.table: DataTable[Text] = LiveTable(id="ensemble-table", cursor_type="row", zebra_stripes=True)
         self._detail = Static(id="ensemble-detail")
-        self._shown = True
-        self._stale = False
 
     def compose(self) -> ComposeResult:
         yield self._summary
@@ -211,30 +210,11 @@ class EnsemblePane(Vertical):
         for member in self._members.values():
             self._repaint(member)
 
-    def set_shown(self, shown: bool) -> None:
-        """Whether this pane's tab is open: a hidden pane only records, and repaints once when shown
-        (its table took the most repaint work of any hidden pane, `cockpit bench --ui`)."""
-        self._shown = shown
-        if shown:
-            self._catch_up()
-
-    def _catch_up(self) -> None:
-        """Paint what was deferred (also for a read of a hidden pane)."""
-        if self._stale:
-            self._stale, shown, self._shown = False, self._shown, True
-            try:
-                self.repaint_all()
-                self._paint_summary()
-                self._paint_fusion()
-                self._paint_detail()
-            finally:
-                self._shown = shown
-
-    def _deferred(self) -> bool:
-        """True (and remembered) when painting must wait until the tab opens."""
-        if not self._shown:
-            self._stale = True
-        return not self._shown
+    def _paint_all(self) -> None:
+        self.repaint_all()
+        self._paint_summary()
+        self._paint_fusion()
+        self._paint_detail()
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._paint_detail()

@@ -18,6 +18,7 @@ from textual.widgets.data_table import RowDoesNotExist
 from app import format as fmt
 from app.panes.quote import short_names
 from app.theming import colour
+from app.widgets.deferred_paint import DeferredPaint
 from app.widgets.live_table import LiveTable
 from app.widgets.table_cells import relabel_column, repaint_row
 from app.widgets.text import update
@@ -70,7 +71,7 @@ def _ms(x: float | None) -> str:
     return f"{x:.1f}" if x < 10 else f"{x:.0f}"
 
 
-class ModelsPane(Vertical):
+class ModelsPane(DeferredPaint, Vertical):
     def __init__(self, model_names: tuple[tuple[str, str], ...], *, symbols: tuple[str, ...], symbol: str) -> None:
         super().__init__(id="models")
         self.border_title = "models"
@@ -79,8 +80,6 @@ class ModelsPane(Vertical):
         self._short = short_names(symbols)
         self.table: DataTable[Text] = LiveTable(id="models-table", cursor_type="row", zebra_stripes=True)
         self._detail = Static(id="model-detail")
-        self._shown = True
-        self._stale = False
 
     def compose(self) -> ComposeResult:
         yield self.table
@@ -166,21 +165,9 @@ class ModelsPane(Vertical):
         for row in self._rows.values():
             self._repaint(row)
 
-    def set_shown(self, shown: bool) -> None:
-        """Whether this pane's tab is open: a hidden pane only records, and repaints once when shown."""
-        self._shown = shown
-        if shown:
-            self._catch_up()
-
-    def _catch_up(self) -> None:
-        """Paint what was deferred (also for a read of a hidden pane)."""
-        if self._stale:
-            self._stale, shown, self._shown = False, self._shown, True
-            try:
-                self.repaint_all()
-                self._paint_detail()
-            finally:
-                self._shown = shown
+    def _paint_all(self) -> None:
+        self.repaint_all()
+        self._paint_detail()
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._paint_detail()
@@ -194,8 +181,7 @@ class ModelsPane(Vertical):
         return row
 
     def _repaint(self, row: _Row) -> None:
-        if not self._shown:
-            self._stale = True
+        if self._deferred():
             return
         repaint_row(self.table, row.name, [key for key, _ in COLUMNS], self._cells(row))
         if row.name == self.highlighted():
@@ -258,8 +244,7 @@ class ModelsPane(Vertical):
         return Text(fmt.elide(s.progress or s.detail, NOTE_WIDTH), style=self._tone("muted"))
 
     def _paint_detail(self) -> None:
-        if not self._shown:
-            self._stale = True
+        if self._deferred():
             return
         detail = self._detail
         name = self.highlighted()
